@@ -1,0 +1,34 @@
+import * as pulumi from "@pulumi/pulumi";
+import { PlannedApp } from "../domain/plan";
+import { COMPONENT_TYPES } from "../domain/types";
+import { CnpgBackup } from "./cnpgBackup";
+import { BackupContext } from "./context";
+import { DumpBackup } from "./dumpBackup";
+import { VolumeBackup } from "./volumeBackup";
+
+export interface AppBackupArgs {
+  /** The planned app: its tier, destinations and data items. */
+  app: PlannedApp;
+  /** Config, plan and providers shared by all components. */
+  context: BackupContext;
+}
+
+/** Everything that protects one app's data, one child component per data item. */
+export class AppBackup extends pulumi.ComponentResource {
+  static readonly __pulumiType = COMPONENT_TYPES.app;
+
+  constructor(name: string, args: AppBackupArgs, opts?: pulumi.ComponentResourceOptions) {
+    const { app } = args;
+    super(COMPONENT_TYPES.app, name, { app: app.name, namespace: app.namespace, tier: app.tier, destinations: app.destinations }, opts);
+    const childOpts = { parent: this };
+    for (const item of app.items) {
+      // Logical names are "<app>-<kind>-<name>": stable across tier and destination changes.
+      const childName = `${app.name}-${item.kind}-${item.name}`;
+      const childArgs = { item, context: args.context };
+      if (item.kind === "volume") new VolumeBackup(childName, childArgs, childOpts);
+      else if (item.kind === "cnpg") new CnpgBackup(childName, childArgs, childOpts);
+      else new DumpBackup(childName, childArgs, childOpts);
+    }
+    this.registerOutputs({});
+  }
+}

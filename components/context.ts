@@ -1,0 +1,10 @@
+import type * as k8s from "@pulumi/kubernetes";
+import type { StackConfig } from "../domain/config/schema";
+import type { BackupPlan } from "../domain/plan";
+
+/** What every component below the platform may read: the validated config and the plan. */
+export interface BackupContext {
+  config: StackConfig;
+  plan: BackupPlan;
+  kubernetes: k8s.Provider;
+}

@@ -1,0 +1,317 @@
+/**
+ * The stack config contract: every key under `homelab-backups:` in Pulumi.<stack>.yaml.
+ * docs/config.md is generated from this file (`npm run docs`); descriptions here are the docs.
+ */
+import { z } from "zod";
+import { cnpgScheduleError, isValidTimeZone, parseSchedule, SCHEDULE_HELP } from "../schedule";
+import { DNS_LABEL, DNS_LABEL_HELP } from "../naming";
+import { QUANTITY, QUANTITY_HELP } from "../quantity";
+
+export const PROJECT = "homelab-backups";
+
+const dnsLabel = () => z.string().max(63, { error: "must be at most 63 characters" }).regex(DNS_LABEL, { error: `must be ${DNS_LABEL_HELP}` });
+const quantity = () => z.string().regex(QUANTITY, { error: `must be ${QUANTITY_HELP}` });
+const hostname = () =>
+  z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/, { error: "must be a hostname or IP address" });
+const absolutePath = () => z.string().regex(/^\/[^\0]*$/, { error: "must be an absolute path starting with /" });
+const storeKey = () =>
+  z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._ -]*)+$/, {
+      error: 'must be a secret-store reference "<item>/<field>", e.g. "offsite-nas/ssh-private-key"',
+    });
+const storeItem = () =>
+  z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: 'must be the name of a secret-store item, e.g. "paperless-postgres"' });
+const secretString = () => z.string().min(1, { error: "must not be empty" });
+
+const schedule = () =>
+  z.string().superRefine((value, ctx) => {
+    const parsed = parseSchedule(value);
+    if ("error" in parsed) ctx.addIssue({ code: "custom", message: parsed.error, input: value });
+  });
+
+const count = () => z.int({ error: "must be a whole number" }).min(0, { error: "must be 0 or more" });
+
+export const retentionSchema = z
+  .strictObject({
+    hourly: count().optional().describe("Hourly recovery points kept"),
+    daily: count().optional().describe("Daily recovery points kept"),
+    weekly: count().optional().describe("Weekly recovery points kept"),
+    monthly: count().optional().describe("Monthly recovery points kept"),
+    yearly: count().optional().describe("Yearly recovery points kept"),
+  })
+  .describe("Grandfather-father-son retention");
+
+const scheduleOverride = z
+  .strictObject({
+    onsite: schedule().optional().describe(`Schedule of copies on the NAS: ${SCHEDULE_HELP}`),
+    offsite: schedule().optional().describe("Schedule of copies that leave the site"),
+  })
+  .describe("Schedules, in the cluster timezone; keywords are spread over the clock");
+
+const retentionOverride = z
+  .strictObject({
+    onsite: retentionSchema.optional().describe("Retention on on-site destinations"),
+    offsite: retentionSchema.optional().describe("Retention on offsite destinations"),
+  })
+  .describe("Retention per site");
+
+export const clusterSchema = z
+  .strictObject({
+    name: dnsLabel().describe("Cluster name; part of bucket names, repository paths and Kopia identities"),
+    timezone: z
+      .string()
+      .refine(isValidTimeZone, { error: 'must be an IANA time zone such as "Europe/Berlin" or "UTC"' })
+      .default("UTC")
+      .describe("Time zone every schedule is written in; UTC-only controllers get shifted crons"),
+    storageClass: z.string().min(1).describe("Default StorageClass of app volumes and mover copies (block storage)"),
+    volumeSnapshotClass: z.string().min(1).describe("VolumeSnapshotClass used for copy-on-snapshot backups"),
+    moverStorageClassDenylist: z
+      .array(z.string().min(1))
+      .default(["ceph-filesystem", "cephfs", "csi-cephfs-sc"])
+      .describe("StorageClasses movers must never use (CephFS corrupts sparse files on restore)"),
+    kubeContext: z.string().min(1).optional().describe("kubeconfig context to deploy to (default: the current context)"),
+    systemNamespace: dnsLabel().default("backup-system").describe("Locked-down namespace for generated credentials and shared jobs"),
+    backupWindow: z
+      .strictObject({
+        start: z
+          .string()
+          .regex(/^([01]\d|2[0-3]):00$/, { error: 'must be a whole hour "HH:00", e.g. "01:00"' })
+          .default("01:00")
+          .describe("First hour daily and weekly copies may start, local time"),
+        hours: z.int().min(1).max(12).default(6).describe("Hours the window spans"),
+        weeklyDay: z
+          .enum(["sun", "mon", "tue", "wed", "thu", "fri", "sat"])
+          .default("sun")
+          .describe("Day of week for weekly jobs"),
+      })
+      .prefault({})
+      .describe("When daily and weekly jobs run"),
+  })
+  .describe("The Kubernetes cluster being backed up");
+
+export const secretStoreSchema = z
+  .strictObject({
+    kind: z.enum(["ClusterSecretStore", "SecretStore"]).default("ClusterSecretStore").describe("ESO store kind"),
+    name: dnsLabel().default("onepassword").describe("ESO store name"),
+    provider: z
+      .enum(["onepassword-sdk", "kubernetes"])
+      .default("onepassword-sdk")
+      .describe("Where credentials live: 1Password (SDK provider) or the in-cluster kubernetes provider for trying it out"),
+    vault: z.string().min(1).default("homelab").describe("1Password vault holding the backup items"),
+  })
+  .describe("The External Secrets Operator store app credentials come from");
+
+const destinationCommon = {
+  pricePerTbMonth: z.number().min(0).optional().describe("Storage price per TB-month, overriding pricing defaults"),
+};
+
+const nfsDestination = z.strictObject({
+  kind: z.literal("nfs").describe("On-site NAS share over NFS"),
+  server: hostname().describe("NFS server"),
+  path: absolutePath().describe("Exported backup share"),
+  ...destinationCommon,
+});
+
+const b2Destination = z.strictObject({
+  kind: z.literal("b2").describe("Backblaze B2, offsite"),
+  accountId: z
+    .string()
+    .regex(/^[0-9a-f]{12}$/, { error: "must be the 12-hex-digit B2 account id" })
+    .describe("B2 account id (not secret); makes bucket names globally unique"),
+  region: z
+    .string()
+    .regex(/^[a-z]{2}-[a-z]+-\d{3}$/, { error: 'must be a B2 region such as "us-east-005"' })
+    .describe("B2 region, from the account's S3 endpoint s3.<region>.backblazeb2.com"),
+  bucketPrefix: dnsLabel().optional().describe("Bucket name prefix (default: the cluster name)"),
+  ...destinationCommon,
+});
+
+const r2Destination = z.strictObject({
+  kind: z.literal("r2").describe("Cloudflare R2, offsite"),
+  accountId: z
+    .string()
+    .regex(/^[0-9a-f]{32}$/, { error: "must be the 32-hex-digit Cloudflare account id" })
+    .describe("Cloudflare account id (not secret)"),
+  jurisdiction: z.enum(["default", "eu", "fedramp"]).default("default").describe("R2 jurisdiction"),
+  location: z
+    .enum(["apac", "eeur", "enam", "weur", "wnam", "oc"])
+    .optional()
+    .describe("Location hint, honoured only when a bucket is created"),
+  bucketPrefix: dnsLabel().optional().describe("Bucket name prefix (default: the cluster name)"),
+  ...destinationCommon,
+});
+
+const sshDestination = z.strictObject({
+  kind: z.literal("ssh").describe("Offsite NAS reached by rsync over SSH"),
+  host: hostname().describe("SSH host"),
+  port: z.int().min(1).max(65535).default(22).describe("SSH port"),
+  user: z.string().regex(/^[a-z_][a-z0-9_-]*$/, { error: "must be a Unix user name" }).describe("SSH user"),
+  path: absolutePath().describe("Directory backups are written under"),
+  hostKey: z
+    .string()
+    .regex(/^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}$/, {
+      error: 'must be a public host key line "<type> <base64>", e.g. from `ssh-keyscan -t ed25519 <host>`',
+    })
+    .describe("Pinned host key; connections to any other key fail"),
+  privateKeyRef: storeKey().optional().describe('Secret-store reference of the client key (default "<destination>/ssh-private-key")'),
+  ...destinationCommon,
+});
+
+export const destinationSchema = z.discriminatedUnion("kind", [nfsDestination, b2Destination, r2Destination, sshDestination]);
+
+const volumeSchema = z.strictObject({
+  claim: dnsLabel().optional().describe("PersistentVolumeClaim name (default: the volume's key)"),
+  capacity: quantity().describe("Claim size"),
+  mover: z.enum(["restic", "kopia"]).default("restic").describe("restic (upstream VolSync) or kopia (the perfectra1n fork)"),
+  uid: z.int().min(0).default(1000).describe("User id owning the files; movers run as it"),
+  gid: z.int().min(0).default(1000).describe("Group id owning the files"),
+  storageClass: z.string().min(1).optional().describe("StorageClass of the claim (default: cluster.storageClass)"),
+  restoreOnBootstrap: z
+    .boolean()
+    .default(false)
+    .describe("Create the claim from the latest backup (restore-once) when it does not exist yet"),
+  cacheCapacity: quantity().default("2Gi").describe("Mover cache size, independent of the data size"),
+  expectedSize: quantity().optional().describe("Expected data size, for cost estimates (default: capacity)"),
+});
+
+const cnpgDatabase = z.strictObject({
+  engine: z.literal("cnpg").describe("A CloudNativePG cluster, backed up by the pgBackRest plugin"),
+  cluster: dnsLabel().optional().describe("CNPG Cluster name (default: the database's key)"),
+  namespace: dnsLabel().optional().describe("Namespace of the Cluster (default: the app's namespace)"),
+  owned: z
+    .boolean()
+    .default(false)
+    .describe("true: this program owns the whole Cluster; false: only its backup plugin entry is patched in"),
+  schedule: z
+    .string()
+    .superRefine((value, ctx) => {
+      const error = cnpgScheduleError(value);
+      if (error) ctx.addIssue({ code: "custom", message: error, input: value });
+    })
+    .optional()
+    .describe("Six-field schedule (seconds first) of the daily backup, overriding the spread default"),
+  expectedSize: quantity().optional().describe("Expected database size, for cost estimates"),
+});
+
+const postgresDump = z.strictObject({
+  engine: z.literal("postgres").describe("A plain PostgreSQL server, dumped by a CronJob"),
+  host: hostname().describe("Server host (a Service name works)"),
+  port: z.int().min(1).max(65535).default(5432).describe("Server port"),
+  database: z.string().min(1).default("all").describe('Database to pg_dump, or "all" for pg_dumpall'),
+  credentialsRef: storeItem().describe("Secret-store item with username and password fields"),
+  expectedSize: quantity().optional().describe("Expected dump size, for cost estimates"),
+});
+
+const sqliteSchema = z.strictObject({
+  claim: dnsLabel().describe("Claim holding the database file"),
+  path: absolutePath().describe("Path of the database file inside the claim"),
+  expectedSize: quantity().optional().describe("Expected size, for cost estimates"),
+});
+
+const redisSchema = z.strictObject({
+  host: hostname().describe("Redis host"),
+  port: z.int().min(1).max(65535).default(6379).describe("Redis port"),
+  passwordRef: storeKey().optional().describe("Secret-store reference of the Redis password"),
+  expectedSize: quantity().optional().describe("Expected RDB size, for cost estimates"),
+});
+
+export const appSchema = z.strictObject({
+  namespace: dnsLabel().optional().describe("Namespace of the app (default: the app's key)"),
+  tier: z.literal([1, 2, 3]).describe("Data tier: 1 irreplaceable, 2 important, 3 replaceable"),
+  destinations: z.array(dnsLabel()).optional().describe("Destinations of this app's copies (default: its tier's)"),
+  schedule: scheduleOverride.optional(),
+  retention: retentionOverride.optional(),
+  rpoHours: z.number().positive().optional().describe("Recovery point objective, stricter than the tier's"),
+  volumes: z.record(dnsLabel(), volumeSchema).default({}).describe("Volumes backed up with VolSync"),
+  databases: z
+    .record(dnsLabel(), z.discriminatedUnion("engine", [cnpgDatabase, postgresDump]))
+    .default({})
+    .describe("PostgreSQL databases"),
+  sqlite: z.record(dnsLabel(), sqliteSchema).default({}).describe("SQLite files backed up with the online backup API"),
+  redis: z.record(dnsLabel(), redisSchema).default({}).describe("Redis instances backed up as RDB snapshots"),
+});
+
+const tierOverride = z.strictObject({
+  destinations: z.array(dnsLabel()).optional().describe("Destinations of the tier's copies"),
+  schedule: scheduleOverride.optional(),
+  retention: retentionOverride.optional(),
+  dumpKeep: count().optional().describe("Dump files kept on the NAS"),
+  restoreDrillDays: count().optional().describe("Days between restore drills (0: none)"),
+});
+
+export const tiersSchema = z
+  .strictObject({
+    "1": tierOverride.optional().describe("Tier 1: irreplaceable"),
+    "2": tierOverride.optional().describe("Tier 2: important"),
+    "3": tierOverride.optional().describe("Tier 3: replaceable"),
+  })
+  .describe("Per-tier defaults that override the built-in tier definition");
+
+export const notificationsSchema = z
+  .strictObject({
+    ntfy: z
+      .strictObject({
+        url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as "https://ntfy.sh/my-backups"' }).describe("Topic URL"),
+        tokenRef: storeKey().optional().describe("Secret-store reference of an access token"),
+      })
+      .describe("ntfy topic that receives success and failure messages"),
+    healthchecks: z
+      .strictObject({
+        url: z.url({ protocol: /^https?$/ }).default("https://hc-ping.com").describe("Ping endpoint"),
+        pingKeyRef: storeKey().describe("Secret-store reference of the project ping key; checks are pinged by slug"),
+      })
+      .optional()
+      .describe("Optional healthchecks.io dead-man's switch per job"),
+  })
+  .describe("Where backup jobs report");
+
+export const pricingSchema = z
+  .strictObject({
+    currency: z.string().length(3).default("USD").describe("Currency of the prices"),
+    b2PerTbMonth: z.number().min(0).default(6.95).describe("Backblaze B2 price per TB-month"),
+    r2PerTbMonth: z.number().min(0).default(15).describe("Cloudflare R2 price per TB-month"),
+    sshPerTbMonth: z.number().min(0).default(0).describe("Offsite NAS cost per TB-month"),
+    nfsPerTbMonth: z.number().min(0).default(0).describe("On-site NAS cost per TB-month"),
+    historyOverhead: z
+      .number()
+      .min(1)
+      .default(1.3)
+      .describe("Stored bytes per live byte once retention history accumulates"),
+  })
+  .describe("Prices for the monthly cost estimate in BACKUP-PLAN.md");
+
+const destinationCredentials = z.strictObject({
+  applicationKeyId: secretString().optional().describe("b2: id of a key with writeBuckets, writeKeys, deleteKeys"),
+  applicationKey: secretString().optional().describe("b2: that key's secret"),
+  apiToken: secretString().optional().describe("r2: Cloudflare API token with R2 and API-token write"),
+});
+
+export const credentialsSchema = z
+  .record(dnsLabel(), destinationCredentials)
+  .default({})
+  .describe("Secret, set with `pulumi config set --secret --path`: per destination, the credentials Pulumi itself uses");
+
+export const stackConfigSchema = z.strictObject({
+  cluster: clusterSchema,
+  secretStore: secretStoreSchema.prefault({}),
+  destinations: z.record(dnsLabel(), destinationSchema).default({}).describe("Where copies go, by name"),
+  apps: z.record(dnsLabel(), appSchema).default({}).describe("Apps whose data is backed up, by name"),
+  tiers: tiersSchema.prefault({}),
+  notifications: notificationsSchema.optional(),
+  pricing: pricingSchema.prefault({}),
+  credentials: credentialsSchema,
+});
+
+export type StackConfig = z.output<typeof stackConfigSchema>;
+export type StackConfigInput = z.input<typeof stackConfigSchema>;
+export type AppConfig = z.output<typeof appSchema>;
+export type DestinationConfig = z.output<typeof destinationSchema>;
+export type VolumeConfig = z.output<typeof volumeSchema>;
+export type DatabaseConfig = AppConfig["databases"][string];
+export type SqliteConfig = z.output<typeof sqliteSchema>;
+export type RedisConfig = z.output<typeof redisSchema>;
+export type TierOverride = z.output<typeof tierOverride>;
+
+/** Top-level keys that hold secrets; their values never appear in messages. */
+export const SECRET_KEYS = ["credentials"] as const;

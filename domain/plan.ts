@@ -1,0 +1,462 @@
+/**
+ * The backup plan: for every piece of data in the stack config, the copies the program makes,
+ * where they go, when, how long they are kept, and what that means for recovery points and cost.
+ * Pure: components wire resources from it, the offline plan renders it, tests examine it.
+ */
+import { appDestinations, appNamespace } from "./config/resolve";
+import { AppConfig, DestinationConfig, StackConfig } from "./config/schema";
+import { quantityBytes, TERABYTE } from "./quantity";
+import { bucketName, kubeName } from "./naming";
+import {
+  describeCron,
+  localCronToUtc,
+  maxGapHours,
+  parseSchedule,
+  ScheduleSpec,
+  standardOffsetMinutes,
+} from "./schedule";
+import { BackupWindow, ScheduleRequest, spreadSchedules } from "./spread";
+import { DestinationKind, Retention, Site, siteOf, Tier, TIER_DEFINITIONS } from "./tiers";
+
+export type DataKind = "volume" | "cnpg" | "postgres" | "sqlite" | "redis";
+
+export type CopyMethod =
+  /** VolSync ReplicationSource with the restic mover. */
+  | "volsync-restic"
+  /** VolSync ReplicationSource with the Kopia mover of the perfectra1n fork. */
+  | "volsync-kopia"
+  /** A pgBackRest repository of the CloudNativePG plugin (WAL archived continuously). */
+  | "pgbackrest"
+  /** A dump CronJob writing files to the NAS share. */
+  | "dump"
+  /** restic copying the NAS dump directory to object storage. */
+  | "dump-restic"
+  /** rsync over SSH copying the NAS dump directory to an offsite NAS. */
+  | "dump-rsync";
+
+/** Which controller runs a job decides its clock: CronJobs know time zones, the others run UTC. */
+export type Controller = "cronjob" | "volsync" | "cnpg";
+
+export type CopyRetention =
+  | ({ kind: "gfs" } & Retention)
+  | { kind: "count"; keepLast: number }
+  | { kind: "pgbackrest"; full: number; diff: number; archive: number; historyDays: number };
+
+export interface PlannedSchedule {
+  /** As written or defaulted in the config. */
+  spec: string;
+  /** Five-field cron in the cluster time zone. */
+  cron: string;
+  /** The string the controller gets: shifted to UTC where it has no time zone; six fields for CNPG. */
+  controllerCron: string;
+  /** The zone `controllerCron` is read in. */
+  controllerTimeZone: string;
+  description: string;
+}
+
+export interface PlannedCopy {
+  id: string;
+  destination: string;
+  destinationKind: DestinationKind;
+  site: Site;
+  method: CopyMethod;
+  controller: Controller;
+  schedule: PlannedSchedule;
+  retention: CopyRetention;
+  /** Encrypted by the backup tool itself, so the storage provider sees only ciphertext. */
+  encrypted: boolean;
+  /** Stored where a compromised cluster cannot delete it within the lock window. */
+  immutable: boolean;
+  /** WAL archiving: recovery points are minutes old, not a schedule apart. */
+  continuous: boolean;
+  /** Worst-case age of the newest recovery point in this copy, hours. */
+  rpoHours: number;
+  /** Bucket (b2/r2) or directory (nfs/ssh) the copy lives in. */
+  location: string;
+}
+
+export interface PlannedItem {
+  /** "app/kind/name", unique in the stack. */
+  id: string;
+  app: string;
+  kind: DataKind;
+  name: string;
+  namespace: string;
+  tier: Tier;
+  expectedBytes: number;
+  copies: PlannedCopy[];
+  /** Destinations of the app that this item cannot use, and why. */
+  skipped: Array<{ destination: string; reason: string }>;
+  /** Newest recovery point's worst-case age over all copies; undefined when there is none. */
+  worstCaseRpoHours?: number;
+  /** The same over offsite copies only: what survives losing the site. */
+  offsiteRpoHours?: number;
+  rpoTargetHours: number;
+  restoreDrillDays: number;
+  monthlyCost: number;
+}
+
+export interface PlannedApp {
+  name: string;
+  namespace: string;
+  tier: Tier;
+  destinations: string[];
+  items: PlannedItem[];
+}
+
+export interface PlannedBucket {
+  destination: string;
+  /** What the bucket holds: "volsync", "kopia", "dumps", "pg-<cluster>". */
+  purpose: string;
+  name: string;
+  /** Object lock / bucket lock: set when any tier-1 data lands in it. */
+  immutable: boolean;
+  /** Data ids stored in it. */
+  items: string[];
+}
+
+export interface PlannedDestination {
+  name: string;
+  kind: DestinationKind;
+  site: Site;
+  pricePerTbMonth: number;
+  storedBytes: number;
+  monthlyCost: number;
+  buckets: PlannedBucket[];
+}
+
+export interface BackupPlan {
+  clusterName: string;
+  timeZone: string;
+  currency: string;
+  apps: PlannedApp[];
+  items: PlannedItem[];
+  destinations: PlannedDestination[];
+  /** The most jobs starting in one minute of the week, and when. */
+  peakStarts: number;
+  peakMinuteOfWeek: number;
+}
+
+const METHOD_CONTROLLER: Record<CopyMethod, Controller> = {
+  "volsync-restic": "volsync",
+  "volsync-kopia": "volsync",
+  pgbackrest: "cnpg",
+  dump: "cronjob",
+  "dump-restic": "cronjob",
+  "dump-rsync": "cronjob",
+};
+
+const ENCRYPTING_METHODS: ReadonlySet<CopyMethod> = new Set(["volsync-restic", "volsync-kopia", "pgbackrest", "dump-restic"]);
+
+/** CNPG's default archive_timeout: a WAL segment is shipped at least every five minutes. */
+export const WAL_ARCHIVE_RPO_HOURS = 5 / 60;
+
+/** pgBackRest retention defaults (homelab seed 001): 14 fulls by count, 30 differentials, WAL for the 7 newest fulls. */
+export const PGBACKREST_RETENTION = { kind: "pgbackrest", full: 14, diff: 30, archive: 7, historyDays: 30 } as const;
+
+interface ItemDraft {
+  id: string;
+  app: string;
+  appConfig: AppConfig;
+  kind: DataKind;
+  name: string;
+  namespace: string;
+  expectedBytes: number;
+  /** Bucket purpose for object-storage copies of this item. */
+  purpose: (method: CopyMethod) => string;
+}
+
+interface CopyDraft {
+  item: ItemDraft;
+  destination: string;
+  config: DestinationConfig;
+  method: CopyMethod;
+  spec: ScheduleSpec;
+  specText: string;
+  retention: CopyRetention;
+}
+
+export function planBackups(config: StackConfig): BackupPlan {
+  const timeZone = config.cluster.timezone;
+  const offset = standardOffsetMinutes(timeZone);
+  const appNames = Object.keys(config.apps).sort();
+
+  const drafts: ItemDraft[] = appNames.flatMap((appName) => itemDrafts(config, appName));
+  const copyDrafts: CopyDraft[] = [];
+  const skipped = new Map<string, PlannedItem["skipped"]>();
+  for (const item of drafts) {
+    const { names } = appDestinations(config, item.app);
+    const outcome = copiesFor(config, item, names);
+    copyDrafts.push(...outcome.copies);
+    skipped.set(item.id, outcome.skipped);
+  }
+
+  const requests: ScheduleRequest[] = copyDrafts.map((copy) => ({
+    id: copyId(copy),
+    group: copy.item.id,
+    spec: copy.spec,
+    gapMinutes: copy.method === "pgbackrest" ? 60 : undefined,
+  }));
+  const window: BackupWindow = {
+    startHour: Number(config.cluster.backupWindow.start.slice(0, 2)),
+    hours: config.cluster.backupWindow.hours,
+    weeklyDay: ["sun", "mon", "tue", "wed", "thu", "fri", "sat"].indexOf(config.cluster.backupWindow.weeklyDay),
+  };
+  const spread = spreadSchedules(requests, window);
+
+  const bucketIndex = new Map<string, PlannedBucket>();
+  const copiesByItem = new Map<string, PlannedCopy[]>();
+  for (const draft of copyDrafts) {
+    const cron = spread.crons.get(copyId(draft))!;
+    const copy = finishCopy(config, draft, cron, timeZone, offset, bucketIndex);
+    copiesByItem.set(draft.item.id, [...(copiesByItem.get(draft.item.id) ?? []), copy]);
+  }
+  // A bucket is locked when any tier-1 data lands in it, which is known only once all copies are placed.
+  const lockedBuckets = new Set([...bucketIndex.values()].filter((bucket) => bucket.immutable).map((bucket) => bucket.name));
+  for (const copies of copiesByItem.values()) for (const copy of copies) copy.immutable = lockedBuckets.has(copy.location);
+
+  const prices = destinationPrices(config);
+  const items: PlannedItem[] = drafts.map((draft) => {
+    const copies = copiesByItem.get(draft.id) ?? [];
+    const tier = draft.appConfig.tier;
+    const definition = TIER_DEFINITIONS[tier];
+    const storedBytes = draft.expectedBytes * config.pricing.historyOverhead;
+    return {
+      id: draft.id,
+      app: draft.app,
+      kind: draft.kind,
+      name: draft.name,
+      namespace: draft.namespace,
+      tier,
+      expectedBytes: draft.expectedBytes,
+      copies,
+      skipped: skipped.get(draft.id) ?? [],
+      worstCaseRpoHours: minimum(copies.map((copy) => copy.rpoHours)),
+      offsiteRpoHours: minimum(copies.filter((copy) => copy.site === "offsite").map((copy) => copy.rpoHours)),
+      rpoTargetHours: Math.min(draft.appConfig.rpoHours ?? Infinity, definition.requirements.maxRpoHours || Infinity),
+      restoreDrillDays: config.tiers[String(tier) as "1" | "2" | "3"]?.restoreDrillDays ?? definition.defaults.restoreDrillDays,
+      monthlyCost: copies.reduce((sum, copy) => sum + (storedBytes / TERABYTE) * prices[copy.destination], 0),
+    };
+  });
+
+  const apps: PlannedApp[] = appNames.map((name) => ({
+    name,
+    namespace: appNamespace(name, config.apps[name]),
+    tier: config.apps[name].tier,
+    destinations: appDestinations(config, name).names,
+    items: items.filter((item) => item.app === name),
+  }));
+
+  const destinations: PlannedDestination[] = Object.keys(config.destinations)
+    .sort()
+    .map((name) => {
+      const kind = config.destinations[name].kind;
+      const storedBytes = items.reduce(
+        (sum, item) => sum + item.copies.filter((copy) => copy.destination === name).length * item.expectedBytes * config.pricing.historyOverhead,
+        0,
+      );
+      return {
+        name,
+        kind,
+        site: siteOf(kind),
+        pricePerTbMonth: prices[name],
+        storedBytes,
+        monthlyCost: (storedBytes / TERABYTE) * prices[name],
+        buckets: [...bucketIndex.values()].filter((bucket) => bucket.destination === name),
+      };
+    });
+
+  return {
+    clusterName: config.cluster.name,
+    timeZone,
+    currency: config.pricing.currency,
+    apps,
+    items,
+    destinations,
+    peakStarts: spread.peakStarts,
+    peakMinuteOfWeek: spread.peakMinuteOfWeek,
+  };
+}
+
+function itemDrafts(config: StackConfig, appName: string): ItemDraft[] {
+  const app = config.apps[appName];
+  const namespace = appNamespace(appName, app);
+  const size = (expected: string | undefined, fallback = "1Gi") => quantityBytes(expected ?? fallback);
+  const base = (kind: DataKind, name: string) => ({ id: `${appName}/${kind}/${name}`, app: appName, appConfig: app, kind, name });
+  const drafts: ItemDraft[] = [];
+  for (const [name, volume] of sorted(app.volumes)) {
+    drafts.push({
+      ...base("volume", name),
+      namespace,
+      expectedBytes: size(volume.expectedSize, volume.capacity),
+      purpose: (method) => (method === "volsync-kopia" ? "kopia" : "volsync"),
+    });
+  }
+  for (const [name, db] of sorted(app.databases)) {
+    if (db.engine === "cnpg") {
+      const cluster = db.cluster ?? name;
+      drafts.push({
+        ...base("cnpg", name),
+        namespace: db.namespace ?? namespace,
+        expectedBytes: size(db.expectedSize),
+        purpose: () => kubeName(["pg", cluster], 40),
+      });
+    } else {
+      drafts.push({ ...base("postgres", name), namespace, expectedBytes: size(db.expectedSize), purpose: () => "dumps" });
+    }
+  }
+  for (const [name, file] of sorted(app.sqlite)) {
+    drafts.push({ ...base("sqlite", name), namespace, expectedBytes: size(file.expectedSize, "100Mi"), purpose: () => "dumps" });
+  }
+  for (const [name, redis] of sorted(app.redis)) {
+    drafts.push({ ...base("redis", name), namespace, expectedBytes: size(redis.expectedSize, "100Mi"), purpose: () => "dumps" });
+  }
+  return drafts;
+}
+
+function copiesFor(
+  config: StackConfig,
+  item: ItemDraft,
+  destinationNames: readonly string[],
+): { copies: CopyDraft[]; skipped: PlannedItem["skipped"] } {
+  const copies: CopyDraft[] = [];
+  const skipped: PlannedItem["skipped"] = [];
+  let dumpLanded = false;
+  for (const destination of destinationNames) {
+    const target = config.destinations[destination];
+    if (!target) continue;
+    const outcome = methodFor(item, target.kind, dumpLanded);
+    if ("reason" in outcome) {
+      skipped.push({ destination, reason: outcome.reason });
+      continue;
+    }
+    if (outcome.method === "dump") dumpLanded = true;
+    const site = siteOf(target.kind);
+    const specText = scheduleText(config, item.appConfig, site);
+    const spec = parseSchedule(specText) as ScheduleSpec;
+    copies.push({ item, destination, config: target, method: outcome.method, spec, specText, retention: retentionFor(config, item, outcome.method, site) });
+  }
+  return { copies, skipped };
+}
+
+function methodFor(item: ItemDraft, kind: DestinationKind, dumpLanded: boolean): { method: CopyMethod } | { reason: string } {
+  switch (item.kind) {
+    case "volume": {
+      const mover = item.appConfig.volumes[item.name].mover;
+      if (kind === "ssh" && mover === "restic") {
+        return { reason: "the restic mover cannot reach an SSH destination; use mover: kopia (SFTP) or a b2/r2 destination" };
+      }
+      return { method: mover === "kopia" ? "volsync-kopia" : "volsync-restic" };
+    }
+    case "cnpg":
+      if (kind === "b2" || kind === "r2") return { method: "pgbackrest" };
+      return { reason: "the pgBackRest plugin writes only to object storage; its b2/r2 repositories carry the WAL and backups" };
+    case "postgres":
+    case "sqlite":
+    case "redis":
+      if (kind === "nfs") return dumpLanded ? { reason: "dumps land on one NAS share" } : { method: "dump" };
+      return { method: kind === "ssh" ? "dump-rsync" : "dump-restic" };
+  }
+}
+
+function scheduleText(config: StackConfig, app: AppConfig, site: Site): string {
+  const tierOverride = config.tiers[String(app.tier) as "1" | "2" | "3"]?.schedule;
+  return app.schedule?.[site] ?? tierOverride?.[site] ?? TIER_DEFINITIONS[app.tier].defaults.schedule[site];
+}
+
+function retentionFor(config: StackConfig, item: ItemDraft, method: CopyMethod, site: Site): CopyRetention {
+  const tier = item.appConfig.tier;
+  const tierKey = String(tier) as "1" | "2" | "3";
+  const keepLast = config.tiers[tierKey]?.dumpKeep ?? TIER_DEFINITIONS[tier].defaults.dumpKeep;
+  if (method === "pgbackrest") return PGBACKREST_RETENTION;
+  if (method === "dump" || method === "dump-rsync") return { kind: "count", keepLast };
+  const gfs = item.appConfig.retention?.[site] ?? config.tiers[tierKey]?.retention?.[site] ?? TIER_DEFINITIONS[tier].defaults.retention[site];
+  return { kind: "gfs", ...gfs };
+}
+
+function copyId(copy: CopyDraft): string {
+  return `${copy.item.id}@${copy.destination}`;
+}
+
+function finishCopy(
+  config: StackConfig,
+  draft: CopyDraft,
+  cron: string,
+  timeZone: string,
+  offset: number,
+  buckets: Map<string, PlannedBucket>,
+): PlannedCopy {
+  const controller = METHOD_CONTROLLER[draft.method];
+  const site = siteOf(draft.config.kind);
+  const continuous = draft.method === "pgbackrest";
+  const location = locationFor(config, draft, buckets);
+  return {
+    id: copyId(draft),
+    destination: draft.destination,
+    destinationKind: draft.config.kind,
+    site,
+    method: draft.method,
+    controller,
+    schedule: controllerSchedule(draft.specText, cron, controller, timeZone, offset),
+    retention: draft.retention,
+    encrypted: ENCRYPTING_METHODS.has(draft.method),
+    immutable: false,
+    continuous,
+    rpoHours: continuous ? WAL_ARCHIVE_RPO_HOURS : maxGapHours(cron),
+    location,
+  };
+}
+
+function controllerSchedule(spec: string, cron: string, controller: Controller, timeZone: string, offset: number): PlannedSchedule {
+  const description = describeCron(cron, timeZone);
+  if (controller === "cronjob") return { spec, cron, controllerCron: cron, controllerTimeZone: timeZone, description };
+  const shifted = localCronToUtc(cron, offset);
+  // Keyword schedules always shift; a hand-written cron that cannot is run as written, in UTC.
+  const utc = "cron" in shifted ? shifted.cron : cron;
+  return {
+    spec,
+    cron,
+    controllerCron: controller === "cnpg" ? `0 ${utc}` : utc,
+    controllerTimeZone: "UTC",
+    description: "cron" in shifted ? description : `${describeCron(cron, "UTC")} (cannot be shifted from ${timeZone})`,
+  };
+}
+
+function locationFor(config: StackConfig, draft: CopyDraft, buckets: Map<string, PlannedBucket>): string {
+  const target = draft.config;
+  if (target.kind === "nfs" || target.kind === "ssh") {
+    return `${target.kind === "ssh" ? `${target.host}:` : `${target.server}:`}${target.path}/${config.cluster.name}/${draft.item.purpose(draft.method)}`;
+  }
+  const purpose = draft.item.purpose(draft.method);
+  const key = `${draft.destination}/${purpose}`;
+  let bucket = buckets.get(key);
+  if (!bucket) {
+    const prefix = target.bucketPrefix ?? config.cluster.name;
+    const uniqueness = `${target.kind}:${target.accountId}:${config.cluster.name}:${draft.destination}:${purpose}`;
+    bucket = { destination: draft.destination, purpose, name: bucketName({ prefix, purpose, uniqueness }), immutable: false, items: [] };
+    buckets.set(key, bucket);
+  }
+  if (!bucket.items.includes(draft.item.id)) bucket.items.push(draft.item.id);
+  if (draft.item.appConfig.tier === 1) bucket.immutable = true;
+  return bucket.name;
+}
+
+function destinationPrices(config: StackConfig): Record<string, number> {
+  const defaults: Record<DestinationKind, number> = {
+    b2: config.pricing.b2PerTbMonth,
+    r2: config.pricing.r2PerTbMonth,
+    ssh: config.pricing.sshPerTbMonth,
+    nfs: config.pricing.nfsPerTbMonth,
+  };
+  return Object.fromEntries(
+    Object.entries(config.destinations).map(([name, destination]) => [name, destination.pricePerTbMonth ?? defaults[destination.kind]]),
+  );
+}
+
+function minimum(values: number[]): number | undefined {
+  return values.length > 0 ? Math.min(...values) : undefined;
+}
+
+function sorted<T>(record: Record<string, T>): Array<[string, T]> {
+  return Object.entries(record).sort(([a], [b]) => a.localeCompare(b));
+}

@@ -1,0 +1,145 @@
+/**
+ * The one tier definition. The program's defaults (what gets scheduled and kept) and the policy
+ * pack's requirements (what a plan must satisfy) both read from here; nothing else restates them.
+ */
+
+export const TIERS = [1, 2, 3] as const;
+export type Tier = (typeof TIERS)[number];
+
+/** Grandfather-father-son retention, as restic/Kopia/VolSync count it. */
+export interface Retention {
+  hourly?: number;
+  daily?: number;
+  weekly?: number;
+  monthly?: number;
+  yearly?: number;
+}
+
+/** What a plan must satisfy for data of a tier. The policy pack enforces these. */
+export interface TierRequirements {
+  /** Whether at least one copy must leave the site. */
+  offsite: "required" | "optional" | "discouraged";
+  /** At least one offsite copy must sit on storage a compromised cluster cannot delete. */
+  immutableOffsite: boolean;
+  /** Every copy that leaves the site must be encrypted by the backup tool itself. */
+  encryptedOffsite: boolean;
+  /** Copies besides the live data (3-2-1 means two). */
+  minCopies: number;
+  /** Worst-case recovery point objective, in hours. */
+  maxRpoHours: number;
+  /** Minimum retention of the offsite copy. */
+  minOffsiteRetention: Retention;
+  /** A scheduled restore drill at least this often, in days (0: not required). */
+  restoreDrillDays: number;
+}
+
+/** What the program generates for a tier unless the stack config says otherwise. */
+export interface TierDefaults {
+  /** Destination kinds a tier's data goes to when the config names none. */
+  destinationKinds: ReadonlyArray<"nfs" | "b2" | "r2" | "ssh">;
+  schedule: { onsite: string; offsite: string };
+  retention: { onsite: Retention; offsite: Retention };
+  /** Dump files kept on the NAS share (count-based). */
+  dumpKeep: number;
+  /** Days between automatic restore drills (0: none). */
+  restoreDrillDays: number;
+}
+
+export interface TierDefinition {
+  tier: Tier;
+  label: string;
+  meaning: string;
+  requirements: TierRequirements;
+  defaults: TierDefaults;
+}
+
+export const TIER_DEFINITIONS: Readonly<Record<Tier, TierDefinition>> = {
+  1: {
+    tier: 1,
+    label: "irreplaceable",
+    meaning: "Photos, documents, the password vault: losing it is permanent.",
+    requirements: {
+      offsite: "required",
+      immutableOffsite: true,
+      encryptedOffsite: true,
+      minCopies: 2,
+      maxRpoHours: 24,
+      minOffsiteRetention: { daily: 7, weekly: 4, monthly: 6 },
+      restoreDrillDays: 31,
+    },
+    defaults: {
+      destinationKinds: ["nfs", "b2", "r2"],
+      schedule: { onsite: "hourly", offsite: "daily" },
+      retention: { onsite: { hourly: 24, daily: 7 }, offsite: { daily: 14, weekly: 4, monthly: 6 } },
+      dumpKeep: 14,
+      restoreDrillDays: 30,
+    },
+  },
+  2: {
+    tier: 2,
+    label: "important",
+    meaning: "Configuration and dashboards that can be rebuilt, at a cost in time.",
+    requirements: {
+      offsite: "optional",
+      immutableOffsite: false,
+      encryptedOffsite: true,
+      minCopies: 1,
+      maxRpoHours: 48,
+      minOffsiteRetention: {},
+      restoreDrillDays: 0,
+    },
+    defaults: {
+      destinationKinds: ["nfs"],
+      schedule: { onsite: "every 6h", offsite: "daily" },
+      retention: { onsite: { hourly: 24, daily: 7 }, offsite: { daily: 14 } },
+      dumpKeep: 7,
+      restoreDrillDays: 90,
+    },
+  },
+  3: {
+    tier: 3,
+    label: "replaceable",
+    meaning: "Media and caches that can be downloaded again.",
+    requirements: {
+      offsite: "discouraged",
+      immutableOffsite: false,
+      encryptedOffsite: false,
+      minCopies: 0,
+      maxRpoHours: 0,
+      minOffsiteRetention: {},
+      restoreDrillDays: 0,
+    },
+    defaults: {
+      destinationKinds: [],
+      schedule: { onsite: "daily", offsite: "weekly" },
+      retention: { onsite: { daily: 7 }, offsite: { weekly: 4 } },
+      dumpKeep: 3,
+      restoreDrillDays: 0,
+    },
+  },
+};
+
+export function tierDefinition(tier: Tier): TierDefinition {
+  return TIER_DEFINITIONS[tier];
+}
+
+/** Destination kinds and the site they sit on. */
+export const DESTINATION_SITES = { nfs: "onsite", b2: "offsite", r2: "offsite", ssh: "offsite" } as const;
+export type DestinationKind = keyof typeof DESTINATION_SITES;
+export type Site = (typeof DESTINATION_SITES)[DestinationKind];
+
+export function siteOf(kind: DestinationKind): Site {
+  return DESTINATION_SITES[kind];
+}
+
+/** True when `have` keeps at least as much as `need` in every GFS bucket `need` names. */
+export function retentionCovers(have: Retention, need: Retention): boolean {
+  return (Object.keys(need) as Array<keyof Retention>).every((bucket) => (have[bucket] ?? 0) >= (need[bucket] ?? 0));
+}
+
+export function formatRetention(retention: Retention): string {
+  const parts = (["hourly", "daily", "weekly", "monthly", "yearly"] as const)
+    .filter((bucket) => (retention[bucket] ?? 0) > 0)
+    .map((bucket) => `${retention[bucket]} ${bucket}`);
+  return parts.length > 0 ? parts.join(", ") : "none";
+}

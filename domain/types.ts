@@ -1,0 +1,12 @@
+/** Type tokens of our components and of the resources policies look at. */
+
+export const COMPONENT_TYPES = {
+  platform: "homelab-backups:index:BackupPlatform",
+  app: "homelab-backups:apps:AppBackup",
+  volume: "homelab-backups:volumes:VolumeBackup",
+  cnpg: "homelab-backups:databases:CnpgBackup",
+  dump: "homelab-backups:databases:DumpBackup",
+} as const;
+
+/** Components that each protect one piece of data and declare its copies as their inputs. */
+export const DATA_COMPONENT_TYPES: readonly string[] = [COMPONENT_TYPES.volume, COMPONENT_TYPES.cnpg, COMPONENT_TYPES.dump];

@@ -1,0 +1,89 @@
+/**
+ * The offline plan: runs the real program (index.ts) on a stack file under the capturing mock
+ * engine, evaluates the policy pack on what it registered, and renders the artifacts.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
+import { parseStackConfig } from "../domain/config/parse";
+import { PROJECT } from "../domain/config/schema";
+import { BackupPlan, planBackups } from "../domain/plan";
+import { PACK_NAME, policies } from "../policies/registry";
+import { runProgram, CapturedResource } from "./engine";
+import { evaluatePolicies, PolicyPackConfig, PolicyReport } from "./policyHarness";
+import { kubernetesObjects, KubernetesObject, renderBackupPlan, renderManifests, resourceRecords, ResourceRecord } from "./render";
+import { readStackFile } from "./stackFile";
+import program = require("../index");
+
+export interface PlanOptions {
+  /** Path of a Pulumi.<stack>.yaml file. */
+  configFile: string;
+  /** Pack config (the --policy-pack-config file's content). */
+  policyConfig?: PolicyPackConfig;
+}
+
+export interface PlanResult {
+  stack: string;
+  plan: BackupPlan;
+  resources: CapturedResource[];
+  objects: KubernetesObject[];
+  records: ResourceRecord[];
+  report: PolicyReport;
+  /** Every secret value the run produced or received, for leak checks. */
+  secretValues: Set<string>;
+  artifacts: Record<"manifests.yaml" | "resources.json" | "BACKUP-PLAN.md" | "policy-report.json", string>;
+}
+
+/** "Pulumi.homelab.yaml" -> "homelab"; any other file name gives "offline". */
+export function stackNameOf(configFile: string): string {
+  return /^Pulumi\.(.+)\.ya?ml$/.exec(basename(configFile))?.[1] ?? "offline";
+}
+
+export async function runOfflinePlan(options: PlanOptions): Promise<PlanResult> {
+  const stackFile = readStackFile(options.configFile);
+  // Validate first, so a typo is reported as such and not as a failed program run.
+  const config = parseStackConfig(stackFile.projectConfig);
+  const stack = stackNameOf(options.configFile);
+  const run = await runProgram(program, {
+    project: PROJECT,
+    stack,
+    config: stackFile.pulumiConfig,
+    secretKeys: stackFile.secretKeys,
+  });
+  const plan = planBackups(config);
+  const report = await evaluatePolicies(run.resources, { pack: PACK_NAME, policies, config: options.policyConfig, packEnforcementLevel: "advisory" });
+  const objects = kubernetesObjects(run.resources);
+  const records = resourceRecords(run.resources);
+  const secretValues = new Set([...run.secretValues, ...stackFile.placeholders]);
+  return {
+    stack,
+    plan,
+    resources: run.resources,
+    objects,
+    records,
+    report,
+    secretValues,
+    artifacts: {
+      "manifests.yaml": renderManifests(objects),
+      "resources.json": `${JSON.stringify(records, null, 2)}\n`,
+      "BACKUP-PLAN.md": renderBackupPlan(plan, report, {
+        stackFile: basename(options.configFile),
+        resourceCount: run.resources.length,
+        objectCount: objects.length,
+      }),
+      "policy-report.json": `${JSON.stringify(report, null, 2)}\n`,
+    },
+  };
+}
+
+export function writeArtifacts(result: PlanResult, outDir: string): string[] {
+  mkdirSync(outDir, { recursive: true });
+  return Object.entries(result.artifacts).map(([file, content]) => {
+    const path = join(outDir, file);
+    writeFileSync(path, content);
+    return path;
+  });
+}
+
+export function readPolicyConfig(path: string): PolicyPackConfig {
+  return JSON.parse(readFileSync(path, "utf8")) as PolicyPackConfig;
+}

@@ -1,0 +1,65 @@
+/**
+ * npm run plan -- [--config Pulumi.<stack>.yaml] [--out DIR] [--policy-config FILE]
+ * Exit codes: 0 plan written, no mandatory violation; 1 mandatory policy violations;
+ * 2 invalid input (stack config, policy config, arguments).
+ */
+import { parseArgs } from "node:util";
+import { ConfigError } from "../domain/config/errors";
+import { describeMinuteOfWeek } from "../domain/spread";
+import { PolicyConfigError } from "../offline/policyHarness";
+import { readPolicyConfig, runOfflinePlan, writeArtifacts } from "../offline/plan";
+import { StackFileError } from "../offline/stackFile";
+
+async function main(): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        config: { type: "string", default: "Pulumi.homelab.yaml" },
+        out: { type: "string", default: "out" },
+        "policy-config": { type: "string" },
+        help: { type: "boolean", default: false },
+      },
+    }));
+  } catch (error) {
+    console.error(`plan: ${(error as Error).message}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log("usage: npm run plan -- [--config Pulumi.<stack>.yaml] [--out DIR] [--policy-config policies/config/<stack>.json]");
+    return 0;
+  }
+  try {
+    const policyConfig = values["policy-config"] ? readPolicyConfig(values["policy-config"]) : undefined;
+    const result = await runOfflinePlan({ configFile: values.config!, policyConfig });
+    const written = writeArtifacts(result, values.out!);
+    const { plan, report } = result;
+    const copies = plan.items.flatMap((item) => item.copies);
+    const cost = plan.destinations.reduce((sum, destination) => sum + destination.monthlyCost, 0);
+    console.log(`homelab-backups offline plan of stack "${result.stack}" (${values.config})`);
+    console.log(`  ${plan.apps.length} apps, ${plan.items.length} data items, ${copies.length} copies to ${plan.destinations.length} destinations`);
+    console.log(`  ${result.resources.length} resources, ${result.objects.length} Kubernetes objects`);
+    console.log(`  peak job starts in one minute: ${plan.peakStarts} (first at ${describeMinuteOfWeek(plan.peakMinuteOfWeek)})`);
+    console.log(`  estimated storage cost: ${cost.toFixed(2)} ${plan.currency}/month`);
+    console.log(`  wrote ${written.join(", ")}`);
+    console.log(`policy pack: ${report.evaluations.length} policies, ${report.mandatory} mandatory and ${report.advisory} advisory violations`);
+    for (const violation of report.violations) {
+      console.log(`  [${violation.enforcementLevel}] ${violation.policy}${violation.app ? ` (app ${violation.app})` : ""}: ${violation.message}`);
+    }
+    return report.mandatory > 0 ? 1 : 0;
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof StackFileError || error instanceof PolicyConfigError) {
+      console.error(`${values.config}: ${error.message}`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error) => {
+    console.error(error);
+    process.exit(3);
+  },
+);
