@@ -460,3 +460,30 @@ function minimum(values: number[]): number | undefined {
 function sorted<T>(record: Record<string, T>): Array<[string, T]> {
   return Object.entries(record).sort(([a], [b]) => a.localeCompare(b));
 }
+
+/**
+ * The plan as people and in-cluster tools read it (the backup-plan ConfigMap): per data item,
+ * where each copy goes, when and how long it is kept. Contains no secrets.
+ */
+export function planSummary(plan: BackupPlan) {
+  return {
+    cluster: plan.clusterName,
+    timeZone: plan.timeZone,
+    items: plan.items.map((item) => ({
+      id: item.id,
+      tier: item.tier,
+      namespace: item.namespace,
+      worstCaseRpoHours: item.worstCaseRpoHours ?? null,
+      offsiteRpoHours: item.offsiteRpoHours ?? null,
+      restoreDrillDays: item.restoreDrillDays,
+      copies: item.copies.map((copy) => ({
+        destination: copy.destination,
+        site: copy.site,
+        method: copy.method,
+        schedule: copy.schedule.description,
+        retention: copy.retention,
+        location: copy.location,
+      })),
+    })),
+  };
+}

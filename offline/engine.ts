@@ -41,6 +41,17 @@ export interface ProgramRun {
   secretValues: Set<string>;
 }
 
+/** The program threw; `resources` are those it had registered by then. */
+export class ProgramRunError extends Error {
+  constructor(
+    readonly cause: unknown,
+    readonly resources: CapturedResource[],
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause));
+    this.name = "ProgramRunError";
+  }
+}
+
 export interface RunOptions {
   project: string;
   stack: string;
@@ -121,10 +132,17 @@ export async function runProgram(program: () => unknown, options: RunOptions): P
     registerOutputs(request, callback);
   };
 
-  const stackOutputs = await pulumi.runtime.runInPulumiStack(async () => program());
   // Registrations continue after the program returns; waitForRPCs (internal to the SDK, so not
   // in its typings) resolves once the last one is answered.
-  await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+  const settled = () => (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+  let stackOutputs: unknown;
+  try {
+    stackOutputs = await pulumi.runtime.runInPulumiStack(async () => program());
+  } catch (error) {
+    await settled();
+    throw new ProgramRunError(error, [...captured.values()]);
+  }
+  await settled();
   return { resources: [...captured.values()], stackOutputs, secretValues: secrets };
 }
 

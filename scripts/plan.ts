@@ -3,9 +3,11 @@
  * Exit codes: 0 plan written, no mandatory violation; 1 mandatory policy violations;
  * 2 invalid input (stack config, policy config, arguments).
  */
+import * as pulumi from "@pulumi/pulumi";
 import { parseArgs } from "node:util";
 import { ConfigError } from "../domain/config/errors";
 import { describeMinuteOfWeek } from "../domain/spread";
+import { ProgramRunError } from "../offline/engine";
 import { PolicyConfigError } from "../offline/policyHarness";
 import { readPolicyConfig, runOfflinePlan, writeArtifacts } from "../offline/plan";
 import { StackFileError } from "../offline/stackFile";
@@ -48,8 +50,13 @@ async function main(): Promise<number> {
     }
     return report.mandatory > 0 ? 1 : 0;
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof StackFileError || error instanceof PolicyConfigError) {
-      console.error(`${values.config}: ${error.message}`);
+    const userError =
+      error instanceof ConfigError ||
+      error instanceof StackFileError ||
+      error instanceof PolicyConfigError ||
+      (error instanceof ProgramRunError && pulumi.RunError.isInstance(error.cause));
+    if (userError) {
+      console.error(`${values.config}: ${(error as Error).message}`);
       return 2;
     }
     throw error;

@@ -67,8 +67,10 @@ function checkDumpsHaveNas(config: StackConfig): Problem[] {
     if (dumps.length === 0) continue;
     const choice = appDestinations(config, appName);
     const hasNas = choice.names.some((name) => config.destinations[name]?.kind === "nfs");
-    if (hasNas) continue;
-    const where = choice.path ? formatPath(choice.path) : `apps.${appName}.destinations`;
+    // An app with no destinations at all keeps no copies, which the tier rules judge; dumps that
+    // should go offsite but have no NAS share to land on first cannot be built.
+    if (hasNas || choice.names.length === 0) continue;
+    const where = choice.path ? formatPath(choice.path) : `apps.${appName}.destinations or tiers.${app.tier}.destinations`;
     for (const path of dumps) {
       problems.push({ path, message: `dumps are written to the NAS share first, but this app has no nfs destination; add one to ${where}` });
     }

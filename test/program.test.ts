@@ -1,0 +1,81 @@
+import { strict as assert } from "node:assert";
+import * as pulumi from "@pulumi/pulumi";
+import { planBackups } from "../domain/plan";
+import { ProtectedData } from "../domain/protection";
+import { COMPONENT_TYPES, DATA_COMPONENT_TYPES } from "../domain/types";
+import { ProgramRun, ProgramRunError } from "../offline/engine";
+import { redact, reveal } from "../offline/wire";
+import { editedConfig, exampleStackConfig, runExample } from "./support/stack";
+
+describe("the program under mocks (index.ts)", () => {
+  let run: ProgramRun;
+  before(async () => {
+    run = await runExample();
+  });
+
+  const ofType = (type: string) => run.resources.filter((resource) => resource.type === type);
+
+  it("builds one BackupPlatform with an AppBackup per app, parented under it", () => {
+    const [platform] = ofType(COMPONENT_TYPES.platform);
+    assert.ok(platform);
+    const apps = ofType(COMPONENT_TYPES.app);
+    assert.deepEqual(apps.map((app) => app.name).sort(), ["arr", "authentik", "grafana", "immich", "media", "paperless", "vaultwarden"]);
+    for (const app of apps) assert.equal(app.parent, platform.urn);
+  });
+
+  it("declares every data item of the plan in its own component, with its tier and copies", () => {
+    const plan = planBackups(exampleStackConfig());
+    const declared = run.resources.filter((resource) => DATA_COMPONENT_TYPES.includes(resource.type));
+    assert.equal(declared.length, plan.items.length);
+    for (const item of plan.items) {
+      const component = declared.find((resource) => (resource.inputs as unknown as ProtectedData).dataId === item.id);
+      assert.ok(component, `no component declares ${item.id}`);
+      const data = reveal(component.inputs) as unknown as ProtectedData;
+      assert.equal(data.tier, item.tier);
+      assert.deepEqual(
+        data.copies.map((copy) => `${copy.destination}:${copy.method}:${copy.site}`),
+        item.copies.map((copy) => `${copy.destination}:${copy.method}:${copy.site}`),
+      );
+    }
+  });
+
+  it("creates the locked-down system namespace and never deletes it with the stack", () => {
+    const namespace = ofType("kubernetes:core/v1:Namespace").find((resource) => resource.name === "system-namespace");
+    assert.ok(namespace);
+    const labels = (redact(namespace.inputs) as { metadata: { name: string; labels: Record<string, string> } }).metadata;
+    assert.equal(labels.name, "backup-system");
+    assert.equal(labels.labels["pod-security.kubernetes.io/enforce"], "restricted");
+    assert.equal(namespace.options.retainOnDelete, true);
+  });
+
+  it("passes an explicit kubernetes provider to every Kubernetes object", () => {
+    const objects = run.resources.filter((resource) => resource.custom && resource.type.startsWith("kubernetes:"));
+    assert.ok(objects.length > 0);
+    for (const object of objects) assert.match(object.options.provider ?? "", /pulumi:providers:kubernetes::kubernetes::/);
+  });
+
+  it("keeps component URNs when an app changes tier (logical names carry no tier)", async () => {
+    const promoted = await runExample(editedConfig((config) => (config.apps.grafana.tier = 1)));
+    const urns = (r: ProgramRun) => r.resources.filter((resource) => resource.type !== "pulumi:pulumi:Stack").map((resource) => resource.urn).sort();
+    assert.deepEqual(urns(promoted), urns(run));
+  });
+
+  it("puts no credential from the stack config into any resource", () => {
+    const config = exampleStackConfig();
+    const credentials = Object.values(config.credentials).flatMap((fields) => Object.values(fields));
+    assert.ok(credentials.length > 0);
+    const everything = JSON.stringify(run.resources.map((resource) => [reveal(resource.inputs), reveal(resource.outputs)]));
+    for (const credential of credentials) assert.ok(!everything.includes(credential), "a credential reached a resource");
+  });
+
+  it("rejects a bad config with a clean RunError before registering any resource", async () => {
+    const failure = await runExample(editedConfig((config) => (config.apps.immich.tier = "gold"))).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    assert.ok(failure instanceof ProgramRunError, `expected the program to fail, got ${String(failure)}`);
+    assert.ok(pulumi.RunError.isInstance(failure.cause), "a RunError prints without a stack trace");
+    assert.match(failure.message, /apps\.immich\.tier: expected 1, 2 or 3, got "gold"/);
+    assert.deepEqual(failure.resources.map((resource) => resource.type), ["pulumi:pulumi:Stack"]);
+  });
+});
