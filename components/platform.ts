@@ -3,9 +3,15 @@ import * as pulumi from "@pulumi/pulumi";
 import { StackConfig } from "../domain/config/schema";
 import { LABELS } from "../domain/naming";
 import { BackupPlan, planBackups, planSummary } from "../domain/plan";
+import { secretOwners } from "../domain/secrets";
+import { bucketConsumers, r2LockPrefixes } from "../domain/storage";
 import { COMPONENT_TYPES } from "../domain/types";
 import { AppBackup } from "./appBackup";
 import { BackupContext } from "./context";
+import { CredentialStore } from "./secrets/credentialStore";
+import { B2Destination } from "./storage/b2Destination";
+import { ConsumerCredential } from "./storage/credentials";
+import { R2Destination } from "./storage/r2Destination";
 
 /** Pod Security Admission: the namespace admits only pods that pass the "restricted" profile. */
 const RESTRICTED_POD_SECURITY = {
@@ -28,26 +34,20 @@ export class BackupPlatform extends pulumi.ComponentResource {
   readonly apps: Record<string, AppBackup> = {};
   /** Locked-down namespace for generated credentials and shared backup jobs. */
   readonly systemNamespace: k8s.core.v1.Namespace;
+  /** Offsite destinations by name, with their endpoints, buckets and consumers. */
+  readonly destinations: Record<string, B2Destination | R2Destination> = {};
 
   constructor(name: string, args: BackupPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
-    const plan = planBackups(args.config);
+    const { config } = args;
+    const plan = planBackups(config);
     super(COMPONENT_TYPES.platform, name, { cluster: plan.clusterName, timeZone: plan.timeZone }, opts);
     this.plan = plan;
 
-    const kubernetes = new k8s.Provider(
-      "kubernetes",
-      { context: args.config.cluster.kubeContext, enableServerSideApply: true },
-      { parent: this },
-    );
+    const kubernetes = new k8s.Provider("kubernetes", { context: config.cluster.kubeContext, enableServerSideApply: true }, { parent: this });
     const labels = { [LABELS.managedBy]: "homelab-backups" };
     this.systemNamespace = new k8s.core.v1.Namespace(
       "system-namespace",
-      {
-        metadata: {
-          name: args.config.cluster.systemNamespace,
-          labels: { ...labels, ...RESTRICTED_POD_SECURITY },
-        },
-      },
+      { metadata: { name: config.cluster.systemNamespace, labels: { ...labels, ...RESTRICTED_POD_SECURITY } } },
       // Deleting the namespace would delete every credential in it; a stack teardown leaves it.
       { parent: this, provider: kubernetes, retainOnDelete: true },
     );
@@ -60,10 +60,64 @@ export class BackupPlatform extends pulumi.ComponentResource {
       { parent: this, provider: kubernetes },
     );
 
-    const context: BackupContext = { config: args.config, plan, kubernetes };
+    const bucketCredentials = this.offsiteStorage(config, plan);
+    new CredentialStore(
+      "credentials",
+      { config, owners: secretOwners(config, plan), bucketCredentials, systemNamespace: this.systemNamespace.metadata.name },
+      { parent: this, providers: { kubernetes } },
+    );
+
+    const context: BackupContext = { config, plan, kubernetes };
     for (const app of plan.apps) {
       this.apps[app.name] = new AppBackup(app.name, { app, context }, { parent: this, providers: { kubernetes } });
     }
-    this.registerOutputs({});
+    this.registerOutputs({
+      destinations: Object.fromEntries(
+        Object.entries(this.destinations).map(([destination, component]) => [destination, { endpoint: component.endpoint, buckets: component.bucketNames }]),
+      ),
+    });
+  }
+
+  /** B2 and R2 destinations that hold at least one bucket; returns each consumer's credential. */
+  private offsiteStorage(config: StackConfig, plan: BackupPlan): Record<string, Record<string, ConsumerCredential>> {
+    const consumers = bucketConsumers(config, plan);
+    const credentials: Record<string, Record<string, ConsumerCredential>> = {};
+    for (const destination of plan.destinations) {
+      if (destination.buckets.length === 0) continue;
+      const target = config.destinations[destination.name];
+      const mine = consumers.filter((consumer) => consumer.destination === destination.name);
+      const secrets = config.credentials[destination.name] ?? {};
+      let component: B2Destination | R2Destination;
+      if (target.kind === "b2") {
+        component = new B2Destination(
+          destination.name,
+          {
+            cluster: config.cluster.name,
+            destination: target,
+            buckets: destination.buckets,
+            consumers: mine,
+            credentials: { applicationKeyId: pulumi.secret(secrets.applicationKeyId!), applicationKey: pulumi.secret(secrets.applicationKey!) },
+          },
+          { parent: this },
+        );
+      } else if (target.kind === "r2") {
+        component = new R2Destination(
+          destination.name,
+          {
+            cluster: config.cluster.name,
+            destination: target,
+            buckets: destination.buckets.map((bucket) => ({ ...bucket, lockPrefixes: r2LockPrefixes(config, plan, bucket.name) })),
+            consumers: mine,
+            apiToken: pulumi.secret(secrets.apiToken!),
+          },
+          { parent: this },
+        );
+      } else {
+        continue;
+      }
+      this.destinations[destination.name] = component;
+      credentials[destination.name] = component.credentials;
+    }
+    return credentials;
   }
 }

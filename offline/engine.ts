@@ -5,7 +5,7 @@
  * No CLI, no provider plugins, no network: provider outputs come from `mockState`.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { mockState } from "./mockOutputs";
+import { mockCall, mockState } from "./mockOutputs";
 import { secretValues } from "./wire";
 
 export interface CapturedOptions {
@@ -100,7 +100,7 @@ export async function runProgram(program: () => unknown, options: RunOptions): P
   const captured = new Map<string, CapturedResource>();
   const secrets = new Set<string>();
   await pulumi.runtime.setMocks(
-    { newResource: (args) => mockState(args), call: (args) => args.inputs },
+    { newResource: (args) => mockState(args), call: (args) => mockCall(args.token, args.inputs) },
     options.project,
     options.stack,
     false,

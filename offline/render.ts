@@ -52,7 +52,7 @@ export function resourceRecords(resources: readonly CapturedResource[]): Resourc
       name: resource.name,
       parent: resource.parent ?? null,
       custom: resource.custom,
-      inputs: redact(resource.inputs),
+      inputs: readableInputs(resource),
       options: {
         protect: resource.options.protect,
         retainOnDelete: resource.options.retainOnDelete,
@@ -60,6 +60,13 @@ export function resourceRecords(resources: readonly CapturedResource[]): Resourc
         dependsOn: resource.options.dependsOn,
       },
     }));
+}
+
+/** Dynamic providers carry their serialized code as an input; a summary reads better than the code. */
+function readableInputs(resource: CapturedResource): Json {
+  const inputs = redact(resource.inputs) as Record<string, Json>;
+  if (typeof inputs.__provider === "string") inputs.__provider = `[serialized dynamic provider, ${inputs.__provider.length} characters]`;
+  return inputs;
 }
 
 const METHOD_NAMES: Record<CopyMethod, string> = {

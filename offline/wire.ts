@@ -14,7 +14,11 @@ export const UNKNOWN_PLACEHOLDER = "[unknown]";
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
-/** Secrets become "[secret]" and unknowns "[unknown]": safe to print or write to disk. */
+/**
+ * Secrets become "[secret]" and unknowns "[unknown]": safe to print or write to disk. A secret
+ * object keeps its keys (names are not secret) with every value masked, so a Secret's
+ * `stringData` still reads as a map.
+ */
 export function redact(value: unknown): Json {
   return convert(value, true);
 }
@@ -42,13 +46,21 @@ function collectLeaves(value: unknown, found: Set<string>): void {
   else if (value !== null && typeof value === "object") Object.values(value).forEach((item) => collectLeaves(item, found));
 }
 
+function mask(value: unknown): Json {
+  if (Array.isArray(value)) return value.map(mask);
+  if (value !== null && typeof value === "object" && !(SIG in (value as object))) {
+    return Object.fromEntries(Object.keys(value as object).sort().map((key) => [key, mask((value as Record<string, unknown>)[key])]));
+  }
+  return SECRET_PLACEHOLDER;
+}
+
 function convert(value: unknown, hideSecrets: boolean): Json {
   if (value === UNKNOWN) return UNKNOWN_PLACEHOLDER;
   if (value === undefined) return null;
   if (value === null || typeof value !== "object") return value as Json;
   if (Array.isArray(value)) return value.map((item) => convert(item, hideSecrets));
   const record = value as Record<string, unknown>;
-  if (record[SIG] === SECRET) return hideSecrets ? SECRET_PLACEHOLDER : convert(record.value, hideSecrets);
+  if (record[SIG] === SECRET) return hideSecrets ? mask(record.value) : convert(record.value, hideSecrets);
   if (record[SIG] === RESOURCE) return String(record.urn);
   if (SIG in record) return `[${String(record[SIG])}]`;
   const out: { [key: string]: Json } = {};

@@ -54,18 +54,33 @@ describe("the program under mocks (index.ts)", () => {
     for (const object of objects) assert.match(object.options.provider ?? "", /pulumi:providers:kubernetes::kubernetes::/);
   });
 
-  it("keeps component URNs when an app changes tier (logical names carry no tier)", async () => {
+  it("keeps every URN when an app changes tier or is renamed: logical names carry neither", async () => {
     const promoted = await runExample(editedConfig((config) => (config.apps.grafana.tier = 1)));
-    const urns = (r: ProgramRun) => r.resources.filter((resource) => resource.type !== "pulumi:pulumi:Stack").map((resource) => resource.urn).sort();
-    assert.deepEqual(urns(promoted), urns(run));
+    const after = new Set(promoted.resources.map((resource) => resource.urn));
+    assert.deepEqual(run.resources.map((resource) => resource.urn).filter((urn) => !after.has(urn)), []);
+
+    const renamed = await runExample(
+      editedConfig((config) => {
+        config.apps.photos = { ...config.apps.immich, namespace: "immich" };
+        delete config.apps.immich;
+      }),
+    );
+    const buckets = (r: ProgramRun) => r.resources.filter((resource) => /s3\/bucket:Bucket$|r2Bucket:R2Bucket$/.test(resource.type)).map((resource) => resource.urn);
+    assert.deepEqual(buckets(renamed).sort(), buckets(run).sort(), "renaming an app never replaces a bucket");
   });
 
-  it("puts no credential from the stack config into any resource", () => {
+  it("hands the stack's credentials only to providers and key minting, and only as secrets", () => {
     const config = exampleStackConfig();
-    const credentials = Object.values(config.credentials).flatMap((fields) => Object.values(fields));
+    const credentials = Object.values(config.credentials).flatMap((fields) => Object.values(fields) as string[]);
     assert.ok(credentials.length > 0);
-    const everything = JSON.stringify(run.resources.map((resource) => [reveal(resource.inputs), reveal(resource.outputs)]));
-    for (const credential of credentials) assert.ok(!everything.includes(credential), "a credential reached a resource");
+    for (const resource of run.resources) {
+      const plain = JSON.stringify([redact(resource.inputs), redact(resource.outputs)]);
+      for (const credential of credentials) assert.ok(!plain.includes(credential), `${resource.urn} holds a credential in plaintext`);
+      const revealed = JSON.stringify(reveal(resource.inputs));
+      if (credentials.some((credential) => revealed.includes(credential))) {
+        assert.match(resource.type, /^pulumi:providers:(aws|cloudflare)$|^pulumi-nodejs:dynamic:Resource$/, `${resource.urn} received a credential`);
+      }
+    }
   });
 
   it("rejects a bad config with a clean RunError before registering any resource", async () => {

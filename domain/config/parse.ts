@@ -2,6 +2,8 @@
 import { ConfigError, didYouMean, formatIssues, formatPath, listAlternatives, Path } from "./errors";
 import { appDestinations, appNamespace, DestinationChoice } from "./resolve";
 import { StackConfig, stackConfigSchema } from "./schema";
+import { planBackups } from "../plan";
+import { rotationIds, secretOwners } from "../secrets";
 
 interface Problem {
   path: Path;
@@ -16,8 +18,29 @@ export function parseStackConfig(raw: Record<string, unknown>): StackConfig {
   const result = stackConfigSchema.safeParse(raw, { reportInput: true });
   if (!result.success) throw new ConfigError(formatIssues(result.error.issues, stackConfigSchema, raw));
   const problems = crossCheck(result.data);
+  if (problems.length === 0) problems.push(...checkRotations(result.data));
   if (problems.length > 0) throw new ConfigError(problems.map((p) => `${formatPath(p.path)}: ${p.message}`).sort());
   return result.data;
+}
+
+/** Rotation counters must name a credential this stack generates (needs the plan, so runs last). */
+function checkRotations(config: StackConfig): Problem[] {
+  const keys = Object.keys(config.rotations);
+  if (keys.length === 0) return [];
+  const valid = rotationIds(secretOwners(config, planBackups(config)));
+  return keys.flatMap((key): Problem[] => {
+    if (key.endsWith("/cipher-pass") && valid.includes(key)) {
+      return [
+        {
+          path: ["rotations", key],
+          message: "pgBackRest cannot re-encrypt an existing repository; a new cipher pass needs a new stanza (see README, Rotation)",
+        },
+      ];
+    }
+    if (valid.includes(key)) return [];
+    const suggestion = didYouMean(key, valid);
+    return [{ path: ["rotations", key], message: `no generated credential is named "${key}"${suggestion ? ` (did you mean "${suggestion}"?)` : ""}` }];
+  });
 }
 
 function crossCheck(config: StackConfig): Problem[] {
@@ -27,7 +50,22 @@ function crossCheck(config: StackConfig): Problem[] {
     ...checkVolumes(config),
     ...checkCnpgClusters(config),
     ...checkCredentials(config),
+    ...checkSecretStore(config),
   ];
+}
+
+function checkSecretStore(config: StackConfig): Problem[] {
+  const store = config.secretStore;
+  const managed = store.provider === "kubernetes" || store.manage;
+  if (managed && store.kind !== "ClusterSecretStore") {
+    return [
+      {
+        path: ["secretStore", "kind"],
+        message: `a store this program creates is a ClusterSecretStore, so every app namespace can use it; set secretStore.kind: ClusterSecretStore${store.provider === "onepassword-sdk" ? " or secretStore.manage: false" : ""}`,
+      },
+    ];
+  }
+  return [];
 }
 
 function unknownDestination(config: StackConfig, choice: DestinationChoice): Problem[] {

@@ -99,8 +99,33 @@ export const secretStoreSchema = z
       .default("onepassword-sdk")
       .describe("Where credentials live: 1Password (SDK provider) or the in-cluster kubernetes provider for trying it out"),
     vault: z.string().min(1).default("homelab").describe("1Password vault holding the backup items"),
+    manage: z
+      .boolean()
+      .default(false)
+      .describe("Create the 1Password store too (the kubernetes provider's store is always created)"),
+    serviceAccountSecret: z
+      .strictObject({
+        name: dnsLabel().default("onepassword-service-account").describe("Secret holding the 1Password service account token"),
+        key: z.string().min(1).default("token").describe("Key of the token in that Secret"),
+        namespace: dnsLabel().default("external-secrets").describe("Namespace of that Secret"),
+      })
+      .prefault({})
+      .describe("Where a managed 1Password store finds its token (needs read and write on the vault)"),
+    refreshInterval: z
+      .string()
+      .regex(/^\d+[smh]$/, { error: 'must be a duration such as "1h" or "30m"' })
+      .default("1h")
+      .describe("How often ExternalSecrets and PushSecrets sync"),
   })
   .describe("The External Secrets Operator store app credentials come from");
+
+const lockDays = () =>
+  z
+    .int()
+    .min(1)
+    .max(365)
+    .default(14)
+    .describe("Days a tier-1 object stays undeletable from the cluster (keep it at most the offsite daily retention)");
 
 const destinationCommon = {
   pricePerTbMonth: z.number().min(0).optional().describe("Storage price per TB-month, overriding pricing defaults"),
@@ -124,6 +149,7 @@ const b2Destination = z.strictObject({
     .regex(/^[a-z]{2}-[a-z]+-\d{3}$/, { error: 'must be a B2 region such as "us-east-005"' })
     .describe("B2 region, from the account's S3 endpoint s3.<region>.backblazeb2.com"),
   bucketPrefix: dnsLabel().optional().describe("Bucket name prefix (default: the cluster name)"),
+  lockDays: lockDays(),
   ...destinationCommon,
 });
 
@@ -139,6 +165,7 @@ const r2Destination = z.strictObject({
     .optional()
     .describe("Location hint, honoured only when a bucket is created"),
   bucketPrefix: dnsLabel().optional().describe("Bucket name prefix (default: the cluster name)"),
+  lockDays: lockDays(),
   ...destinationCommon,
 });
 
@@ -292,6 +319,14 @@ export const credentialsSchema = z
   .default({})
   .describe("Secret, set with `pulumi config set --secret --path`: per destination, the credentials Pulumi itself uses");
 
+export const rotationsSchema = z
+  .record(
+    z.string().regex(/^[a-z0-9-]+\/[a-z0-9-]+$/, { error: 'must be "<owner>/<credential>", e.g. "immich/b2-kopia" or "immich/restic-password"' }),
+    count(),
+  )
+  .default({})
+  .describe("Rotation counters: raise one to replace just that generated credential (see README, Rotation)");
+
 export const stackConfigSchema = z.strictObject({
   cluster: clusterSchema,
   secretStore: secretStoreSchema.prefault({}),
@@ -301,6 +336,7 @@ export const stackConfigSchema = z.strictObject({
   notifications: notificationsSchema.optional(),
   pricing: pricingSchema.prefault({}),
   credentials: credentialsSchema,
+  rotations: rotationsSchema,
 });
 
 export type StackConfig = z.output<typeof stackConfigSchema>;
