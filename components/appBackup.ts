@@ -5,6 +5,8 @@ import { CnpgBackup } from "./cnpgBackup";
 import { BackupContext } from "./context";
 import { DumpBackup } from "./dumpBackup";
 import { VolumeBackup } from "./volumeBackup";
+import { kubernetesObject } from "./kubernetes";
+import { kopiaMaintenance } from "../domain/volsync";
 
 export interface AppBackupArgs {
   /** The planned app: its tier, destinations and data items. */
@@ -21,6 +23,15 @@ export class AppBackup extends pulumi.ComponentResource {
     const { app } = args;
     super(COMPONENT_TYPES.app, name, { app: app.name, namespace: app.namespace, tier: app.tier, destinations: app.destinations }, opts);
     const childOpts = { parent: this };
+    // One maintenance per Kopia repository; the app's Kopia volumes share a repository per destination.
+    for (const job of args.context.plan.jobs.filter((j) => j.app === app.name && j.kind === "kopia-maintenance")) {
+      const item = app.items.find((i) => i.copies.some((c) => c.destination === job.destination && c.method === "volsync-kopia"))!;
+      const volume = args.context.config.apps[app.name].volumes[item.name];
+      kubernetesObject(`${app.name}-${job.destination}-kopia-maintenance`, kopiaMaintenance(args.context.config, job, item, volume), {
+        ...childOpts,
+        dependsOn: args.context.operators,
+      });
+    }
     for (const item of app.items) {
       // Logical names are "<app>-<kind>-<name>": stable across tier and destination changes.
       const childName = `${app.name}-${item.kind}-${item.name}`;

@@ -1,4 +1,5 @@
 import type * as k8s from "@pulumi/kubernetes";
+import type * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../domain/config/schema";
 import type { BackupPlan } from "../domain/plan";
 
@@ -7,4 +8,6 @@ export interface BackupContext {
   config: StackConfig;
   plan: BackupPlan;
   kubernetes: k8s.Provider;
+  /** Operator releases custom resources wait for (empty when operators are installed elsewhere). */
+  operators: pulumi.Resource[];
 }

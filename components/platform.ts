@@ -8,6 +8,7 @@ import { bucketConsumers, r2LockPrefixes } from "../domain/storage";
 import { COMPONENT_TYPES } from "../domain/types";
 import { AppBackup } from "./appBackup";
 import { BackupContext } from "./context";
+import { Operators } from "./operators";
 import { CredentialStore } from "./secrets/credentialStore";
 import { B2Destination } from "./storage/b2Destination";
 import { ConsumerCredential } from "./storage/credentials";
@@ -67,7 +68,8 @@ export class BackupPlatform extends pulumi.ComponentResource {
       { parent: this, providers: { kubernetes } },
     );
 
-    const context: BackupContext = { config, plan, kubernetes };
+    const operators = new Operators("operators", { config }, { parent: this, providers: { kubernetes } });
+    const context: BackupContext = { config, plan, kubernetes, operators: operators.releases };
     for (const app of plan.apps) {
       this.apps[app.name] = new AppBackup(app.name, { app, context }, { parent: this, providers: { kubernetes } });
     }

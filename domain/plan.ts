@@ -17,6 +17,7 @@ import {
 } from "./schedule";
 import { BackupWindow, ScheduleRequest, spreadSchedules } from "./spread";
 import { DestinationKind, Retention, Site, siteOf, Tier, TIER_DEFINITIONS } from "./tiers";
+import { compareText } from "./compare";
 
 export type DataKind = "volume" | "cnpg" | "postgres" | "sqlite" | "redis";
 
@@ -125,6 +126,20 @@ export interface PlannedDestination {
   buckets: PlannedBucket[];
 }
 
+/** Scheduled work that is not itself a copy: repository care, full backups, drills. */
+export type JobKind = "kopia-maintenance";
+
+export interface PlannedJob {
+  /** Unique: "<app>/kopia-maintenance@<destination>". */
+  id: string;
+  kind: JobKind;
+  app: string;
+  namespace: string;
+  destination: string;
+  controller: Controller;
+  schedule: PlannedSchedule;
+}
+
 export interface BackupPlan {
   clusterName: string;
   timeZone: string;
@@ -132,6 +147,7 @@ export interface BackupPlan {
   apps: PlannedApp[];
   items: PlannedItem[];
   destinations: PlannedDestination[];
+  jobs: PlannedJob[];
   /** The most jobs starting in one minute of the week, and when. */
   peakStarts: number;
   peakMinuteOfWeek: number;
@@ -191,12 +207,16 @@ export function planBackups(config: StackConfig): BackupPlan {
     skipped.set(item.id, outcome.skipped);
   }
 
-  const requests: ScheduleRequest[] = copyDrafts.map((copy) => ({
-    id: copyId(copy),
-    group: copy.item.id,
-    spec: copy.spec,
-    gapMinutes: copy.method === "pgbackrest" ? 60 : undefined,
-  }));
+  const jobDrafts = jobsFor(copyDrafts);
+  const requests: ScheduleRequest[] = [
+    ...copyDrafts.map((copy) => ({
+      id: copyId(copy),
+      group: copy.item.id,
+      spec: copy.spec,
+      gapMinutes: copy.method === "pgbackrest" ? 60 : undefined,
+    })),
+    ...jobDrafts.map((job) => ({ id: job.id, group: job.id, spec: { kind: "daily" } as ScheduleSpec })),
+  ];
   const window: BackupWindow = {
     startHour: Number(config.cluster.backupWindow.start.slice(0, 2)),
     hours: config.cluster.backupWindow.hours,
@@ -273,6 +293,10 @@ export function planBackups(config: StackConfig): BackupPlan {
     apps,
     items,
     destinations,
+    jobs: jobDrafts.map((job) => ({
+      ...job,
+      schedule: controllerSchedule("daily", spread.crons.get(job.id)!, job.controller, timeZone, offset),
+    })),
     peakStarts: spread.peakStarts,
     peakMinuteOfWeek: spread.peakMinuteOfWeek,
   };
@@ -374,6 +398,19 @@ function retentionFor(config: StackConfig, item: ItemDraft, method: CopyMethod, 
   return { kind: "gfs", ...gfs };
 }
 
+/** Kopia repositories (one per app and destination) get daily maintenance. */
+function jobsFor(copies: readonly CopyDraft[]): Array<Omit<PlannedJob, "schedule">> {
+  const jobs = new Map<string, Omit<PlannedJob, "schedule">>();
+  for (const copy of copies) {
+    if (copy.method !== "volsync-kopia") continue;
+    const id = `${copy.item.app}/kopia-maintenance@${copy.destination}`;
+    if (!jobs.has(id)) {
+      jobs.set(id, { id, kind: "kopia-maintenance", app: copy.item.app, namespace: copy.item.namespace, destination: copy.destination, controller: "volsync" });
+    }
+  }
+  return [...jobs.values()];
+}
+
 function copyId(copy: CopyDraft): string {
   return `${copy.item.id}@${copy.destination}`;
 }
@@ -458,7 +495,7 @@ function minimum(values: number[]): number | undefined {
 }
 
 function sorted<T>(record: Record<string, T>): Array<[string, T]> {
-  return Object.entries(record).sort(([a], [b]) => a.localeCompare(b));
+  return Object.entries(record).sort(([a], [b]) => compareText(a, b));
 }
 
 /**

@@ -11,6 +11,7 @@ import type { StackConfig } from "./config/schema";
 import type { BackupPlan } from "./plan";
 import { kubeName } from "./naming";
 import { BucketConsumer, bucketConsumers, cnpgClusterName } from "./storage";
+import { compareText } from "./compare";
 
 export type PasswordName = "restic-password" | "kopia-password" | "cipher-pass";
 
@@ -75,7 +76,7 @@ export function secretOwners(config: StackConfig, plan: BackupPlan): SecretOwner
     ownerFor(id, consumer.namespace).bucketCredentials.push(consumer);
   }
   for (const owner of owners.values()) owner.passwords.sort();
-  return [...owners.values()].sort((a, b) => a.id.localeCompare(b.id));
+  return [...owners.values()].sort((a, b) => compareText(a.id, b.id));
 }
 
 /** The rotation ids a stack has, for validating `rotations` and for the docs. */

@@ -10,6 +10,7 @@
  */
 import { createHash } from "node:crypto";
 import { MINUTES_PER_WEEK, ScheduleSpec, weeklyStartMinutes } from "./schedule";
+import { compareText } from "./compare";
 
 export interface ScheduleRequest {
   /** Unique job id, e.g. "immich/volume/library@b2". */
@@ -70,7 +71,7 @@ export function spreadSchedules(requests: readonly ScheduleRequest[], window: Ba
   }
 
   const movable = requests.filter((request) => request.spec.kind !== "cron");
-  movable.sort((a, b) => frequencyRank(a.spec) - frequencyRank(b.spec) || a.id.localeCompare(b.id));
+  movable.sort((a, b) => frequencyRank(a.spec) - frequencyRank(b.spec) || compareText(a.id, b.id));
   for (const request of movable) {
     const candidates = candidatesFor(request.spec, window);
     const preferred = hashIndex(request.id, candidates.length);

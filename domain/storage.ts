@@ -15,6 +15,7 @@
 import type { StackConfig } from "./config/schema";
 import type { BackupPlan, CopyMethod, PlannedCopy, PlannedItem } from "./plan";
 import { kubeName } from "./naming";
+import { compareText } from "./compare";
 
 export function b2S3Endpoint(region: string): string {
   return `https://s3.${region}.backblazeb2.com`;
@@ -127,7 +128,7 @@ export function bucketConsumers(config: StackConfig, plan: BackupPlan): BucketCo
       });
     }
   }
-  return [...consumers.values()].sort((a, b) => `${a.destination}/${a.id}`.localeCompare(`${b.destination}/${b.id}`));
+  return [...consumers.values()].sort((a, b) => compareText(`${a.destination}/${a.id}`, `${b.destination}/${b.id}`));
 }
 
 /**

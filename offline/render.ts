@@ -7,6 +7,7 @@ import { formatRetention } from "../domain/tiers";
 import { CapturedResource } from "./engine";
 import { PolicyReport } from "./policyHarness";
 import { Json, redact } from "./wire";
+import { compareText } from "../domain/compare";
 
 export interface KubernetesObject {
   apiVersion: string;
@@ -26,7 +27,7 @@ export function kubernetesObjects(resources: readonly CapturedResource[]): Kuber
 
 function compareObjects(a: KubernetesObject, b: KubernetesObject): number {
   const key = (o: KubernetesObject) => [o.apiVersion, o.kind, o.metadata.namespace ?? "", o.metadata.name ?? ""].join("\u0000");
-  return key(a).localeCompare(key(b));
+  return compareText(key(a), key(b));
 }
 
 export function renderManifests(objects: readonly KubernetesObject[]): string {
@@ -45,7 +46,7 @@ export interface ResourceRecord {
 
 export function resourceRecords(resources: readonly CapturedResource[]): ResourceRecord[] {
   return [...resources]
-    .sort((a, b) => a.urn.localeCompare(b.urn))
+    .sort((a, b) => compareText(a.urn, b.urn))
     .map((resource) => ({
       urn: resource.urn,
       type: resource.type,

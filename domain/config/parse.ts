@@ -128,6 +128,18 @@ function checkVolumes(config: StackConfig): Problem[] {
   }
   for (const [appName, app] of Object.entries(config.apps)) {
     const namespace = appNamespace(appName, app);
+    const kopia = Object.entries(app.volumes).filter(([, volume]) => volume.mover === "kopia");
+    for (const [volumeName, volume] of kopia.slice(1)) {
+      const [firstName, first] = kopia[0];
+      if (volume.uid !== first.uid || volume.gid !== first.gid) {
+        problems.push({
+          path: ["apps", appName, "volumes", volumeName, "uid"],
+          message:
+            `Kopia volumes of one app share a repository, whose maintenance runs as one user; ` +
+            `use the uid/gid of apps.${appName}.volumes.${firstName} (${first.uid}/${first.gid}) or mover: restic`,
+        });
+      }
+    }
     for (const [volumeName, volume] of Object.entries(app.volumes)) {
       const claim = volume.claim ?? volumeName;
       const key = `${namespace}/${claim}`;

@@ -6,6 +6,7 @@ import { z } from "zod";
 import { cnpgScheduleError, isValidTimeZone, parseSchedule, SCHEDULE_HELP } from "../schedule";
 import { DNS_LABEL, DNS_LABEL_HELP } from "../naming";
 import { QUANTITY, QUANTITY_HELP } from "../quantity";
+import { DEFAULT_IMAGES, isPinned } from "../images";
 
 export const PROJECT = "homelab-backups";
 
@@ -198,6 +199,10 @@ const volumeSchema = z.strictObject({
     .boolean()
     .default(false)
     .describe("Create the claim from the latest backup (restore-once) when it does not exist yet"),
+  allowEmptyRestore: z
+    .boolean()
+    .default(false)
+    .describe("Tier 1 bootstraps stop when the repository has no backup of this volume; set true for the very first deploy"),
   cacheCapacity: quantity().default("2Gi").describe("Mover cache size, independent of the data size"),
   expectedSize: quantity().optional().describe("Expected data size, for cost estimates (default: capacity)"),
 });
@@ -319,6 +324,40 @@ export const credentialsSchema = z
   .default({})
   .describe("Secret, set with `pulumi config set --secret --path`: per destination, the credentials Pulumi itself uses");
 
+const imageRef = () =>
+  z.string().refine(isPinned, { error: 'must be pinned to an exact version tag or a digest, e.g. "docker.io/restic/restic:0.18.1" or "...@sha256:<digest>"' });
+
+export const imagesSchema = z
+  .strictObject(
+    Object.fromEntries(
+      Object.entries(DEFAULT_IMAGES).map(([name, image]) => [name, imageRef().default(image).describe(`Image for ${name} jobs`)]),
+    ) as { [K in keyof typeof DEFAULT_IMAGES]: z.ZodDefault<z.ZodString> },
+  )
+  .describe("Container images of generated jobs, pinned; add digests to pin them fully");
+
+export const operatorsSchema = z
+  .strictObject({
+    volsync: z
+      .strictObject({
+        manage: z.boolean().default(false).describe("Install VolSync with a pinned Helm chart (false: you install it, e.g. with Flux)"),
+        flavor: z
+          .enum(["auto", "upstream", "kopia-fork"])
+          .default("auto")
+          .describe("upstream backube/volsync, or the perfectra1n fork that adds Kopia (auto: the fork when a volume uses kopia)"),
+        namespace: dnsLabel().default("volsync-system").describe("Namespace of the release"),
+      })
+      .prefault({})
+      .describe("VolSync operator"),
+    snapshotController: z
+      .strictObject({
+        manage: z.boolean().default(false).describe("Install the CSI snapshot controller with a pinned Helm chart"),
+        namespace: dnsLabel().default("kube-system").describe("Namespace of the release"),
+      })
+      .prefault({})
+      .describe("CSI snapshot controller (VolumeSnapshots)"),
+  })
+  .describe("Operators the program may install; most homelabs install them with Flux");
+
 export const rotationsSchema = z
   .record(
     z.string().regex(/^[a-z0-9-]+\/[a-z0-9-]+$/, { error: 'must be "<owner>/<credential>", e.g. "immich/b2-kopia" or "immich/restic-password"' }),
@@ -337,6 +376,8 @@ export const stackConfigSchema = z.strictObject({
   pricing: pricingSchema.prefault({}),
   credentials: credentialsSchema,
   rotations: rotationsSchema,
+  images: imagesSchema.prefault({}),
+  operators: operatorsSchema.prefault({}),
 });
 
 export type StackConfig = z.output<typeof stackConfigSchema>;

@@ -1,0 +1,236 @@
+/**
+ * VolSync objects for one app volume: a ReplicationSource per copy (restic upstream or the
+ * perfectra1n Kopia fork), the restore-once bootstrap (ReplicationDestination + claim populated
+ * from it, gated for tier 1 by a check Job), and Kopia repository maintenance. Pure builders;
+ * components/volumeBackup.ts wires them.
+ */
+import type { StackConfig, VolumeConfig } from "./config/schema";
+import type { PlannedCopy, PlannedItem, PlannedJob } from "./plan";
+import { kubeName, LABELS, labelValue } from "./naming";
+import { kopiaIdentity, moverSecretRecipe, NAS_MOUNT } from "./repositories";
+import { restoreCheckScript } from "./jobs/restoreCheck";
+
+type Manifest = Record<string, unknown>;
+
+export const VOLSYNC_API = "volsync.backube/v1alpha1";
+
+/** The trigger of a bootstrap ReplicationDestination: a constant, so it never re-runs. */
+export const RESTORE_ONCE = "restore-once";
+
+export function claimOf(item: PlannedItem, volume: VolumeConfig): string {
+  return volume.claim ?? item.name;
+}
+
+export function storageClassOf(config: StackConfig, volume: VolumeConfig): string {
+  return volume.storageClass ?? config.cluster.storageClass;
+}
+
+export function dataLabels(item: PlannedItem, destination?: string): Record<string, string> {
+  return {
+    [LABELS.managedBy]: "homelab-backups",
+    [LABELS.app]: labelValue(item.app),
+    [LABELS.tier]: String(item.tier),
+    [LABELS.data]: labelValue(item.id),
+    ...(destination ? { [LABELS.destination]: labelValue(destination) } : {}),
+  };
+}
+
+/** Movers run as the files' owner, so nothing is chowned and nothing is skipped as unreadable. */
+export function moverSecurityContext(volume: VolumeConfig): Manifest {
+  return {
+    runAsUser: volume.uid,
+    runAsGroup: volume.gid,
+    fsGroup: volume.gid,
+    // Without it kubelet chowns every file of the copy on every run.
+    fsGroupChangePolicy: "OnRootMismatch",
+    runAsNonRoot: volume.uid !== 0,
+    seccompProfile: { type: "RuntimeDefault" },
+  };
+}
+
+export const MOVER_RESOURCES = { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "2Gi" } };
+
+function nfsMoverVolumes(config: StackConfig, copy: Pick<PlannedCopy, "destination">): Manifest[] | undefined {
+  const target = config.destinations[copy.destination];
+  if (target.kind !== "nfs") return undefined;
+  // Mounted at /mnt/repository; repositories live in <share>/<cluster>/<purpose>/...
+  return [{ mountPath: NAS_MOUNT.replace(/^\/mnt\//, ""), volumeSource: { nfs: { server: target.server, path: target.path } } }];
+}
+
+function retainOf(copy: PlannedCopy, mover: "restic" | "kopia"): Manifest {
+  const retention = copy.retention;
+  if (retention.kind === "count") return mover === "restic" ? { last: String(retention.keepLast) } : { latest: retention.keepLast };
+  if (retention.kind !== "gfs") return {};
+  const { kind: _kind, ...buckets } = retention;
+  return buckets;
+}
+
+/** Settings shared by the source and the bootstrap destination of one copy. */
+function moverCommon(config: StackConfig, item: PlannedItem, volume: VolumeConfig, copy: PlannedCopy): Manifest {
+  const storageClass = storageClassOf(config, volume);
+  const common: Manifest = {
+    repository: moverSecretRecipe(config, item, copy).name,
+    copyMethod: "Snapshot",
+    volumeSnapshotClassName: config.cluster.volumeSnapshotClass,
+    storageClassName: storageClass,
+    accessModes: ["ReadWriteOnce"],
+    // The cache is sized on its own, never after the data: a growing claim must not wedge it.
+    cacheCapacity: volume.cacheCapacity,
+    moverSecurityContext: moverSecurityContext(volume),
+    moverResources: MOVER_RESOURCES,
+  };
+  if (volume.mover === "restic") {
+    common.cacheStorageClassName = storageClass;
+    common.cacheAccessModes = ["ReadWriteOnce"];
+  } else {
+    Object.assign(common, kopiaIdentity(item, claimOf(item, volume)));
+  }
+  const volumes = nfsMoverVolumes(config, copy);
+  if (volumes) common.moverVolumes = volumes;
+  return common;
+}
+
+export function replicationSourceName(item: PlannedItem, volume: VolumeConfig, copy: Pick<PlannedCopy, "destination">): string {
+  return kubeName([claimOf(item, volume), copy.destination]);
+}
+
+export function replicationSource(config: StackConfig, item: PlannedItem, volume: VolumeConfig, copy: PlannedCopy): Manifest {
+  const mover = volume.mover;
+  const spec: Manifest = { ...moverCommon(config, item, volume, copy), retain: retainOf(copy, mover) };
+  if (mover === "restic") spec.pruneIntervalDays = 7;
+  else Object.assign(spec, { compression: "zstd-fastest", parallelism: 2 });
+  return {
+    apiVersion: VOLSYNC_API,
+    kind: "ReplicationSource",
+    metadata: { name: replicationSourceName(item, volume, copy), namespace: item.namespace, labels: dataLabels(item, copy.destination) },
+    spec: { sourcePVC: claimOf(item, volume), trigger: { schedule: copy.schedule.controllerCron }, [mover]: spec },
+  };
+}
+
+/** The copy a bootstrap restores from: the NAS when there is one (fast), else the first offsite copy. */
+export function bootstrapCopy(item: PlannedItem): PlannedCopy | undefined {
+  return item.copies.find((copy) => copy.destinationKind === "nfs") ?? item.copies[0];
+}
+
+export interface Bootstrap {
+  destination: Manifest;
+  claim: Manifest;
+  /** Tier 1 without allowEmptyRestore: a Job that must succeed before the claim is created. */
+  check?: Manifest;
+}
+
+export function bootstrap(config: StackConfig, item: PlannedItem, volume: VolumeConfig, images: { restic: string; kopia: string }): Bootstrap | undefined {
+  const copy = bootstrapCopy(item);
+  if (!volume.restoreOnBootstrap || !copy) return undefined;
+  const claim = claimOf(item, volume);
+  const name = kubeName([claim, "bootstrap"]);
+  const labels = dataLabels(item, copy.destination);
+  const destination: Manifest = {
+    apiVersion: VOLSYNC_API,
+    kind: "ReplicationDestination",
+    metadata: { name, namespace: item.namespace, labels },
+    spec: {
+      trigger: { manual: RESTORE_ONCE },
+      [volume.mover]: {
+        ...moverCommon(config, item, volume, copy),
+        capacity: volume.capacity,
+        cleanupCachePVC: true,
+        cleanupTempPVC: true,
+        enableFileDeletion: true,
+      },
+    },
+  };
+  const pvc: Manifest = {
+    apiVersion: "v1",
+    kind: "PersistentVolumeClaim",
+    metadata: { name: claim, namespace: item.namespace, labels },
+    spec: {
+      accessModes: ["ReadWriteOnce"],
+      storageClassName: storageClassOf(config, volume),
+      resources: { requests: { storage: volume.capacity } },
+      dataSourceRef: { apiGroup: "volsync.backube", kind: "ReplicationDestination", name },
+    },
+  };
+  const gated = item.tier === 1 && !volume.allowEmptyRestore;
+  return { destination, claim: pvc, check: gated ? restoreCheckJob(config, item, volume, copy, images) : undefined };
+}
+
+/**
+ * A Job that proves the repository holds a backup of this volume. Pulumi waits for Jobs, and the
+ * claim depends on this one: if the repository is unreachable, unreadable or empty, `pulumi up`
+ * stops before an empty claim can reach the app (backube/volsync#1211).
+ */
+export function restoreCheckJob(
+  config: StackConfig,
+  item: PlannedItem,
+  volume: VolumeConfig,
+  copy: PlannedCopy,
+  images: { restic: string; kopia: string },
+): Manifest {
+  const claim = claimOf(item, volume);
+  const secret = moverSecretRecipe(config, item, copy).name;
+  const identity = kopiaIdentity(item, claim);
+  const volumes = nfsMoverVolumes(config, copy);
+  return {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: { name: kubeName([claim, "restore-check"]), namespace: item.namespace, labels: dataLabels(item, copy.destination) },
+    spec: {
+      backoffLimit: 2,
+      activeDeadlineSeconds: 900,
+      template: {
+        metadata: { labels: dataLabels(item, copy.destination) },
+        spec: {
+          restartPolicy: "Never",
+          securityContext: { ...moverSecurityContext(volume), runAsNonRoot: true, runAsUser: volume.uid || 65534 },
+          containers: [
+            {
+              name: "check",
+              image: volume.mover === "restic" ? images.restic : images.kopia,
+              command: ["/bin/sh", "-c", restoreCheckScript(volume.mover, identity)],
+              envFrom: [{ secretRef: { name: secret } }],
+              env: [
+                { name: "HOME", value: "/tmp" },
+                { name: "RESTIC_CACHE_DIR", value: "/tmp/cache" },
+              ],
+              resources: { requests: { cpu: "50m", memory: "128Mi" }, limits: { memory: "1Gi" } },
+              securityContext: restrictedContainer(),
+              volumeMounts: [{ name: "tmp", mountPath: "/tmp" }, ...(volumes ? [{ name: "repository", mountPath: NAS_MOUNT }] : [])],
+            },
+          ],
+          volumes: [
+            { name: "tmp", emptyDir: { sizeLimit: "2Gi" } },
+            ...(volumes ? [{ name: "repository", nfs: (volumes[0].volumeSource as { nfs: Manifest }).nfs }] : []),
+          ],
+        },
+      },
+    },
+  };
+}
+
+/** The container half of Pod Security "restricted". */
+export function restrictedContainer(): Manifest {
+  return { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] } };
+}
+
+/** One KopiaMaintenance per Kopia repository (per app and destination). */
+export function kopiaMaintenance(config: StackConfig, job: PlannedJob, item: PlannedItem, volume: VolumeConfig): Manifest {
+  const copy = item.copies.find((c) => c.destination === job.destination && c.method === "volsync-kopia")!;
+  const volumes = nfsMoverVolumes(config, copy);
+  return {
+    apiVersion: VOLSYNC_API,
+    kind: "KopiaMaintenance",
+    metadata: { name: kubeName([item.app, job.destination, "maintenance"]), namespace: item.namespace, labels: dataLabels(item, job.destination) },
+    spec: {
+      repository: { repository: moverSecretRecipe(config, item, copy).name },
+      trigger: { schedule: job.schedule.controllerCron },
+      // The maintenance pod must own the repository files, like the movers that write them.
+      podSecurityContext: moverSecurityContext(volume),
+      containerSecurityContext: restrictedContainer(),
+      resources: MOVER_RESOURCES,
+      cacheCapacity: volume.cacheCapacity,
+      activeDeadlineSeconds: 10800,
+      ...(volumes ? { moverVolumes: volumes } : {}),
+    },
+  };
+}
