@@ -4,6 +4,7 @@ import { COMPONENT_TYPES } from "../domain/types";
 import { CnpgBackup } from "./cnpgBackup";
 import { BackupContext } from "./context";
 import { DumpBackup } from "./dumpBackup";
+import { DumpOffsite } from "./dumpOffsite";
 import { VolumeBackup } from "./volumeBackup";
 import { kubernetesObject } from "./kubernetes";
 import { kopiaMaintenance } from "../domain/volsync";
@@ -31,6 +32,16 @@ export class AppBackup extends pulumi.ComponentResource {
         ...childOpts,
         dependsOn: args.context.operators,
       });
+    }
+    // An app's dumps go offsite together: one job per destination, whichever dump declared it first.
+    const offsite = new Map<string, { item: (typeof app.items)[number]; copy: (typeof app.items)[number]["copies"][number] }>();
+    for (const item of app.items) {
+      for (const copy of item.copies) {
+        if ((copy.method === "dump-restic" || copy.method === "dump-rsync") && !offsite.has(copy.destination)) offsite.set(copy.destination, { item, copy });
+      }
+    }
+    for (const [destination, { item, copy }] of offsite) {
+      new DumpOffsite(`${app.name}-dumps-${destination}`, { item, copy, context: args.context }, childOpts);
     }
     for (const item of app.items) {
       // Logical names are "<app>-<kind>-<name>": stable across tier and destination changes.

@@ -1,8 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
+import { dumpCronJob, dumpSecretRecipe } from "../domain/dumps";
 import { PlannedItem } from "../domain/plan";
 import { protectionOf } from "../domain/protection";
+import { externalSecretManifest } from "../domain/repositories";
 import { COMPONENT_TYPES } from "../domain/types";
+import { dataLabels } from "../domain/volsync";
 import { BackupContext } from "./context";
+import { kubernetesObject } from "./kubernetes";
 
 export interface DumpBackupArgs {
   /** The planned Postgres, SQLite or Redis dump and where it goes. */
@@ -11,12 +15,25 @@ export interface DumpBackupArgs {
   context: BackupContext;
 }
 
-/** Dumps one database to the NAS share on a schedule, then copies the dumps offsite. */
+/**
+ * Dumps one database to the NAS share on a schedule (the app's offsite jobs, in DumpOffsite,
+ * take the dump directory further).
+ */
 export class DumpBackup extends pulumi.ComponentResource {
   static readonly __pulumiType = COMPONENT_TYPES.dump;
 
   constructor(name: string, args: DumpBackupArgs, opts?: pulumi.ComponentResourceOptions) {
-    super(COMPONENT_TYPES.dump, name, protectionOf(args.item), opts);
+    const { item } = args;
+    super(COMPONENT_TYPES.dump, name, protectionOf(item), opts);
+    const { config } = args.context;
+    const dump = item.copies.find((copy) => copy.method === "dump");
+    if (dump) {
+      const recipe = dumpSecretRecipe(config, item);
+      const secret = recipe
+        ? kubernetesObject(`${name}-secret`, externalSecretManifest(recipe, { ...config.secretStore }, dataLabels(item)), { parent: this })
+        : undefined;
+      kubernetesObject(`${name}-dump`, dumpCronJob(config, item, dump), { parent: this, dependsOn: secret ? [secret] : [] });
+    }
     this.registerOutputs({});
   }
 }

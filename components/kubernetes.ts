@@ -15,6 +15,8 @@ export function kubernetesObject(name: string, manifest: Record<string, unknown>
       return new k8s.batch.v1.CronJob(name, manifest as unknown as k8s.batch.v1.CronJobArgs, opts);
     case "v1/PersistentVolumeClaim":
       return new k8s.core.v1.PersistentVolumeClaim(name, manifest as k8s.core.v1.PersistentVolumeClaimArgs, opts);
+    case "v1/PersistentVolume":
+      return new k8s.core.v1.PersistentVolume(name, manifest as unknown as k8s.core.v1.PersistentVolumeArgs, opts);
     case "v1/ConfigMap":
       return new k8s.core.v1.ConfigMap(name, manifest as k8s.core.v1.ConfigMapArgs, opts);
     default:

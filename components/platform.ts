@@ -9,6 +9,8 @@ import { COMPONENT_TYPES } from "../domain/types";
 import { AppBackup } from "./appBackup";
 import { BackupContext } from "./context";
 import { Operators } from "./operators";
+import { NasShare } from "./nasShare";
+import { nasMounts } from "../domain/nas";
 import { CredentialStore } from "./secrets/credentialStore";
 import { B2Destination } from "./storage/b2Destination";
 import { ConsumerCredential } from "./storage/credentials";
@@ -69,6 +71,14 @@ export class BackupPlatform extends pulumi.ComponentResource {
     );
 
     const operators = new Operators("operators", { config }, { parent: this, providers: { kubernetes } });
+    const mounts = nasMounts(plan);
+    for (const destination of [...new Set(mounts.map((mount) => mount.destination))]) {
+      new NasShare(
+        destination,
+        { config, destination, namespaces: mounts.filter((mount) => mount.destination === destination).map((mount) => mount.namespace) },
+        { parent: this, providers: { kubernetes } },
+      );
+    }
     const context: BackupContext = { config, plan, kubernetes, operators: operators.releases };
     for (const app of plan.apps) {
       this.apps[app.name] = new AppBackup(app.name, { app, context }, { parent: this, providers: { kubernetes } });

@@ -9,6 +9,7 @@ import { quantityBytes, TERABYTE } from "./quantity";
 import { bucketName, kubeName } from "./naming";
 import {
   describeCron,
+  describeSpec,
   localCronToUtc,
   maxGapHours,
   parseSchedule,
@@ -126,18 +127,26 @@ export interface PlannedDestination {
   buckets: PlannedBucket[];
 }
 
-/** Scheduled work that is not itself a copy: repository care, full backups, drills. */
-export type JobKind = "kopia-maintenance";
+/** Scheduled work that is not itself a copy: repository care and full backups. */
+export type JobKind = "kopia-maintenance" | "pgbackrest-full";
 
 export interface PlannedJob {
-  /** Unique: "<app>/kopia-maintenance@<destination>". */
+  /** Unique: "<app>/kopia-maintenance@<destination>", "<item id>/full@<destination>". */
   id: string;
   kind: JobKind;
   app: string;
+  /** The data item a job belongs to (pgbackrest-full). */
+  itemId?: string;
   namespace: string;
   destination: string;
   controller: Controller;
   schedule: PlannedSchedule;
+}
+
+interface JobDraft extends Omit<PlannedJob, "schedule"> {
+  spec: ScheduleSpec;
+  group: string;
+  gapMinutes?: number;
 }
 
 export interface BackupPlan {
@@ -167,8 +176,6 @@ const ENCRYPTING_METHODS: ReadonlySet<CopyMethod> = new Set(["volsync-restic", "
 /** CNPG's default archive_timeout: a WAL segment is shipped at least every five minutes. */
 export const WAL_ARCHIVE_RPO_HOURS = 5 / 60;
 
-/** pgBackRest retention defaults (homelab seed 001): 14 fulls by count, 30 differentials, WAL for the 7 newest fulls. */
-export const PGBACKREST_RETENTION = { kind: "pgbackrest", full: 14, diff: 30, archive: 7, historyDays: 30 } as const;
 
 interface ItemDraft {
   id: string;
@@ -208,26 +215,25 @@ export function planBackups(config: StackConfig): BackupPlan {
   }
 
   const jobDrafts = jobsFor(copyDrafts);
-  const requests: ScheduleRequest[] = [
-    ...copyDrafts.map((copy) => ({
-      id: copyId(copy),
-      group: copy.item.id,
-      spec: copy.spec,
-      gapMinutes: copy.method === "pgbackrest" ? 60 : undefined,
-    })),
-    ...jobDrafts.map((job) => ({ id: job.id, group: job.id, spec: { kind: "daily" } as ScheduleSpec })),
-  ];
+  const requests = new Map<string, ScheduleRequest>();
+  for (const copy of copyDrafts) {
+    const key = scheduleKey(copy);
+    if (!requests.has(key)) {
+      requests.set(key, { id: key, group: scheduleGroup(copy), spec: copy.spec, gapMinutes: copy.method === "pgbackrest" ? PGBACKREST_GAP_MINUTES : undefined });
+    }
+  }
+  for (const job of jobDrafts) requests.set(job.id, { id: job.id, group: job.group, spec: job.spec, gapMinutes: job.gapMinutes });
   const window: BackupWindow = {
     startHour: Number(config.cluster.backupWindow.start.slice(0, 2)),
     hours: config.cluster.backupWindow.hours,
     weeklyDay: ["sun", "mon", "tue", "wed", "thu", "fri", "sat"].indexOf(config.cluster.backupWindow.weeklyDay),
   };
-  const spread = spreadSchedules(requests, window);
+  const spread = spreadSchedules([...requests.values()], window);
 
   const bucketIndex = new Map<string, PlannedBucket>();
   const copiesByItem = new Map<string, PlannedCopy[]>();
   for (const draft of copyDrafts) {
-    const cron = spread.crons.get(copyId(draft))!;
+    const cron = spread.crons.get(scheduleKey(draft))!;
     const copy = finishCopy(config, draft, cron, timeZone, offset, bucketIndex);
     copiesByItem.set(draft.item.id, [...(copiesByItem.get(draft.item.id) ?? []), copy]);
   }
@@ -293,9 +299,9 @@ export function planBackups(config: StackConfig): BackupPlan {
     apps,
     items,
     destinations,
-    jobs: jobDrafts.map((job) => ({
+    jobs: jobDrafts.map(({ spec, group: _group, gapMinutes: _gap, ...job }) => ({
       ...job,
-      schedule: controllerSchedule("daily", spread.crons.get(job.id)!, job.controller, timeZone, offset),
+      schedule: controllerSchedule(describeSpec(spec), spread.crons.get(job.id)!, job.controller, timeZone, offset),
     })),
     peakStarts: spread.peakStarts,
     peakMinuteOfWeek: spread.peakMinuteOfWeek,
@@ -360,6 +366,16 @@ function copiesFor(
     const spec = parseSchedule(specText) as ScheduleSpec;
     copies.push({ item, destination, config: target, method: outcome.method, spec, specText, retention: retentionFor(config, item, outcome.method, site) });
   }
+  // pgBackRest writes to its repositories in a fixed order: b2 is repo1, r2 repo2 (then by name).
+  if (item.kind === "cnpg") {
+    copies.sort((a, b) => compareText(`${a.config.kind}/${a.destination}`, `${b.config.kind}/${b.destination}`));
+    const override = item.appConfig.databases[item.name];
+    if (override?.engine === "cnpg" && override.schedule && copies.length > 0) {
+      // The override sets repo1's daily backup; the other repositories are spread after it.
+      const expression = override.schedule.trim().split(/\s+/).slice(1).join(" ");
+      copies[0] = { ...copies[0], spec: { kind: "cron", expression }, specText: override.schedule };
+    }
+  }
   return { copies, skipped };
 }
 
@@ -392,23 +408,59 @@ function retentionFor(config: StackConfig, item: ItemDraft, method: CopyMethod, 
   const tier = item.appConfig.tier;
   const tierKey = String(tier) as "1" | "2" | "3";
   const keepLast = config.tiers[tierKey]?.dumpKeep ?? TIER_DEFINITIONS[tier].defaults.dumpKeep;
-  if (method === "pgbackrest") return PGBACKREST_RETENTION;
+  if (method === "pgbackrest") {
+    const database = item.appConfig.databases[item.name];
+    const override = database?.engine === "cnpg" ? database.retention : undefined;
+    return { kind: "pgbackrest", ...TIER_DEFINITIONS[tier].defaults.pgbackrest, ...override };
+  }
   if (method === "dump" || method === "dump-rsync") return { kind: "count", keepLast };
   const gfs = item.appConfig.retention?.[site] ?? config.tiers[tierKey]?.retention?.[site] ?? TIER_DEFINITIONS[tier].defaults.retention[site];
   return { kind: "gfs", ...gfs };
 }
 
-/** Kopia repositories (one per app and destination) get daily maintenance. */
-function jobsFor(copies: readonly CopyDraft[]): Array<Omit<PlannedJob, "schedule">> {
-  const jobs = new Map<string, Omit<PlannedJob, "schedule">>();
+/** pgBackRest takes one lock per stanza: two backups of one cluster start at least an hour apart. */
+export const PGBACKREST_GAP_MINUTES = 60;
+
+/**
+ * Kopia repositories (one per app and destination) get daily maintenance; every pgBackRest
+ * repository gets a weekly full backup, which bounds its chain of incrementals.
+ */
+function jobsFor(copies: readonly CopyDraft[]): JobDraft[] {
+  const jobs = new Map<string, JobDraft>();
+  const base = (copy: CopyDraft) => ({ app: copy.item.app, namespace: copy.item.namespace, destination: copy.destination });
   for (const copy of copies) {
-    if (copy.method !== "volsync-kopia") continue;
-    const id = `${copy.item.app}/kopia-maintenance@${copy.destination}`;
-    if (!jobs.has(id)) {
-      jobs.set(id, { id, kind: "kopia-maintenance", app: copy.item.app, namespace: copy.item.namespace, destination: copy.destination, controller: "volsync" });
+    if (copy.method === "volsync-kopia") {
+      const id = `${copy.item.app}/kopia-maintenance@${copy.destination}`;
+      if (!jobs.has(id)) jobs.set(id, { id, kind: "kopia-maintenance", ...base(copy), controller: "volsync", spec: { kind: "daily" }, group: id });
+    } else if (copy.method === "pgbackrest") {
+      const id = `${copy.item.id}/full@${copy.destination}`;
+      jobs.set(id, {
+        id,
+        kind: "pgbackrest-full",
+        ...base(copy),
+        itemId: copy.item.id,
+        controller: "cnpg",
+        spec: { kind: "weekly" },
+        group: copy.item.id,
+        gapMinutes: PGBACKREST_GAP_MINUTES,
+      });
     }
   }
   return [...jobs.values()];
+}
+
+/**
+ * Copies that share one job share one schedule: an app's dumps go offsite in one run per
+ * destination, so two jobs never lock the same restic repository.
+ */
+function scheduleKey(copy: CopyDraft): string {
+  if (copy.method === "dump-restic" || copy.method === "dump-rsync") return `${copy.item.app}/dumps@${copy.destination}`;
+  return copyId(copy);
+}
+
+/** Jobs of one group keep apart: the copies of one item, or all of one app's dump jobs. */
+function scheduleGroup(copy: CopyDraft): string {
+  return copy.method.startsWith("dump") ? `${copy.item.app}/dumps` : copy.item.id;
 }
 
 function copyId(copy: CopyDraft): string {

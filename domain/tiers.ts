@@ -15,6 +15,13 @@ export interface Retention {
   yearly?: number;
 }
 
+export interface PgbackrestRetention {
+  full: number;
+  diff: number;
+  archive: number;
+  historyDays: number;
+}
+
 /** What a plan must satisfy for data of a tier. The policy pack enforces these. */
 export interface TierRequirements {
   /** Whether at least one copy must leave the site. */
@@ -41,6 +48,8 @@ export interface TierDefaults {
   retention: { onsite: Retention; offsite: Retention };
   /** Dump files kept on the NAS share (count-based). */
   dumpKeep: number;
+  /** pgBackRest repository retention: fulls by count (weekly), diffs, WAL of the newest N fulls, history days. */
+  pgbackrest: PgbackrestRetention;
   /** Days between automatic restore drills (0: none). */
   restoreDrillDays: number;
 }
@@ -72,6 +81,9 @@ export const TIER_DEFINITIONS: Readonly<Record<Tier, TierDefinition>> = {
       schedule: { onsite: "hourly", offsite: "daily" },
       retention: { onsite: { hourly: 24, daily: 7 }, offsite: { daily: 14, weekly: 4, monthly: 6 } },
       dumpKeep: 14,
+      // The seed's 14 fulls by count cover 14 weeks of weekly fulls; tier 1 keeps 26 so that six
+      // monthly recovery points exist, and history to match.
+      pgbackrest: { full: 26, diff: 30, archive: 7, historyDays: 190 },
       restoreDrillDays: 30,
     },
   },
@@ -93,6 +105,7 @@ export const TIER_DEFINITIONS: Readonly<Record<Tier, TierDefinition>> = {
       schedule: { onsite: "every 6h", offsite: "daily" },
       retention: { onsite: { hourly: 24, daily: 7 }, offsite: { daily: 14 } },
       dumpKeep: 7,
+      pgbackrest: { full: 14, diff: 30, archive: 7, historyDays: 30 },
       restoreDrillDays: 90,
     },
   },
@@ -114,6 +127,7 @@ export const TIER_DEFINITIONS: Readonly<Record<Tier, TierDefinition>> = {
       schedule: { onsite: "daily", offsite: "weekly" },
       retention: { onsite: { daily: 7 }, offsite: { weekly: 4 } },
       dumpKeep: 3,
+      pgbackrest: { full: 14, diff: 30, archive: 7, historyDays: 30 },
       restoreDrillDays: 0,
     },
   },
@@ -142,4 +156,14 @@ export function formatRetention(retention: Retention): string {
     .filter((bucket) => (retention[bucket] ?? 0) > 0)
     .map((bucket) => `${retention[bucket]} ${bucket}`);
   return parts.length > 0 ? parts.join(", ") : "none";
+}
+
+/**
+ * The recovery points a pgBackRest repository keeps, as GFS buckets, given one full backup a week
+ * and an incremental every day: every day of the retained weeks stays restorable (WAL included
+ * for the newest `archive` fulls), one point per week, and a month per four-and-a-bit weeks.
+ */
+export function pgbackrestCoverage(retention: PgbackrestRetention): Retention {
+  const weeks = retention.full;
+  return { daily: weeks * 7, weekly: weeks, monthly: Math.floor((weeks * 7) / 30) };
 }

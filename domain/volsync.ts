@@ -9,6 +9,7 @@ import type { PlannedCopy, PlannedItem, PlannedJob } from "./plan";
 import { kubeName, LABELS, labelValue } from "./naming";
 import { kopiaIdentity, moverSecretRecipe, NAS_MOUNT } from "./repositories";
 import { restoreCheckScript } from "./jobs/restoreCheck";
+import { nasClaimName } from "./nas";
 
 type Manifest = Record<string, unknown>;
 
@@ -51,10 +52,9 @@ export function moverSecurityContext(volume: VolumeConfig): Manifest {
 export const MOVER_RESOURCES = { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "2Gi" } };
 
 function nfsMoverVolumes(config: StackConfig, copy: Pick<PlannedCopy, "destination">): Manifest[] | undefined {
-  const target = config.destinations[copy.destination];
-  if (target.kind !== "nfs") return undefined;
+  if (config.destinations[copy.destination].kind !== "nfs") return undefined;
   // Mounted at /mnt/repository; repositories live in <share>/<cluster>/<purpose>/...
-  return [{ mountPath: NAS_MOUNT.replace(/^\/mnt\//, ""), volumeSource: { nfs: { server: target.server, path: target.path } } }];
+  return [{ mountPath: NAS_MOUNT.replace(/^\/mnt\//, ""), volumeSource: { persistentVolumeClaim: { claimName: nasClaimName(copy.destination) } } }];
 }
 
 function retainOf(copy: PlannedCopy, mover: "restic" | "kopia"): Manifest {
@@ -200,7 +200,7 @@ export function restoreCheckJob(
           ],
           volumes: [
             { name: "tmp", emptyDir: { sizeLimit: "2Gi" } },
-            ...(volumes ? [{ name: "repository", nfs: (volumes[0].volumeSource as { nfs: Manifest }).nfs }] : []),
+            ...(volumes ? [{ name: "repository", persistentVolumeClaim: { claimName: nasClaimName(copy.destination) } }] : []),
           ],
         },
       },

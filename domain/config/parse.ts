@@ -168,6 +168,9 @@ function checkCnpgClusters(config: StackConfig): Problem[] {
   for (const [appName, app] of Object.entries(config.apps)) {
     for (const [dbName, db] of Object.entries(app.databases)) {
       if (db.engine !== "cnpg") continue;
+      if (db.owned && !db.storage) {
+        problems.push({ path: ["apps", appName, "databases", dbName, "storage"], message: "is required when the program owns the Cluster (owned: true)" });
+      }
       const key = `${db.namespace ?? appNamespace(appName, app)}/${db.cluster ?? dbName}`;
       const owner = seen.get(key);
       if (owner) {

@@ -223,6 +223,22 @@ const cnpgDatabase = z.strictObject({
     })
     .optional()
     .describe("Six-field schedule (seconds first) of the daily backup, overriding the spread default"),
+  retention: z
+    .strictObject({
+      full: z.int().min(1).optional().describe("Full backups kept (one a week)"),
+      diff: z.int().min(1).optional().describe("Differential backups kept"),
+      archive: z.int().min(1).optional().describe("Keep WAL for the newest N full backups (pgBackRest counts backups, not days)"),
+      historyDays: z.int().min(0).optional().describe("Days of backup history manifests"),
+    })
+    .optional()
+    .describe("pgBackRest retention per repository (default: the tier's)"),
+  instances: z.int().min(1).default(3).describe("owned: instances of the Cluster"),
+  storage: quantity().optional().describe("owned: volume size of each instance (required when owned)"),
+  imageName: z
+    .string()
+    .refine(isPinned, { error: "must be pinned to an exact version tag or a digest" })
+    .default("ghcr.io/cloudnative-pg/postgresql:18.1")
+    .describe("owned: PostgreSQL image of the Cluster"),
   expectedSize: quantity().optional().describe("Expected database size, for cost estimates"),
 });
 
@@ -237,7 +253,12 @@ const postgresDump = z.strictObject({
 
 const sqliteSchema = z.strictObject({
   claim: dnsLabel().describe("Claim holding the database file"),
-  path: absolutePath().describe("Path of the database file inside the claim"),
+  path: absolutePath().describe('Path of the database file from the root of the claim, e.g. "/db.sqlite3"'),
+  uid: z.int().min(1).optional().describe("User owning the file; the dump runs as it (default: the claim's volume owner, or 1000)"),
+  appSelector: z
+    .record(z.string(), z.string())
+    .optional()
+    .describe("Labels of the app's pods: the dump runs on their node, as a ReadWriteOnce claim needs (default app.kubernetes.io/name: <app>)"),
   expectedSize: quantity().optional().describe("Expected size, for cost estimates"),
 });
 

@@ -16,7 +16,12 @@ interface CrdSchema {
   /** Folder the CRD came from, e.g. "volsync" or "volsync-kopia". */
   source: string;
   validate: ValidateFunction;
+  /** The same schema without `required`: for partial objects applied as server-side apply patches. */
+  validatePatch: ValidateFunction;
 }
+
+/** Objects carrying this annotation are server-side apply patches (see domain/cnpg.ts). */
+const PATCH_ANNOTATION = "homelab-backups.dev/server-side-apply-patch";
 
 type JsonObject = Record<string, unknown>;
 
@@ -42,13 +47,24 @@ export function crdSchemas(): Map<string, CrdSchema[]> {
           const key = `${crd.spec.group}/${version.name}/${crd.spec.names.kind}`;
           const schema = strict(structuredClone(version.schema.openAPIV3Schema));
           const list = crdIndex.get(key) ?? [];
-          list.push({ source: source.name, validate: ajv.compile(schema) });
+          list.push({ source: source.name, validate: ajv.compile(schema), validatePatch: ajv.compile(withoutRequired(structuredClone(schema))) });
           crdIndex.set(key, list);
         }
       }
     }
   }
   return crdIndex;
+}
+
+function withoutRequired(schema: JsonObject): JsonObject {
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(visit);
+    if (node === null || typeof node !== "object") return;
+    delete (node as JsonObject).required;
+    Object.values(node as JsonObject).forEach(visit);
+  };
+  visit(schema);
+  return schema;
 }
 
 /** Unknown fields are errors unless the schema says to keep them, as with strict field validation. */
@@ -97,9 +113,10 @@ export async function validateObject(object: JsonObject): Promise<SchemaResult> 
   const candidates = crdSchemas().get(`${group}/${version}/${kind}`);
   if (candidates) {
     const chosen = preferredSource(object, candidates);
-    const { metadata: _metadata, ...rest } = object;
-    if (!chosen.validate(rest)) errors.push(...(chosen.validate.errors ?? []).map((error) => `${error.instancePath || "/"} ${error.message}${error.params && "additionalProperty" in error.params ? ` "${String(error.params.additionalProperty)}"` : ""}`));
-    return { object: label, schema: `CRD from ${chosen.source}`, errors };
+    const patch = ((metadata.annotations ?? {}) as JsonObject)[PATCH_ANNOTATION] === "true";
+    const validate = patch ? chosen.validatePatch : chosen.validate;
+    if (!validate(object)) errors.push(...(validate.errors ?? []).map((error) => `${error.instancePath || "/"} ${error.message}${error.params && "additionalProperty" in error.params ? ` "${String(error.params.additionalProperty)}"` : ""}`));
+    return { object: label, schema: `CRD from ${chosen.source}${patch ? " (as a patch)" : ""}`, errors };
   }
   const modulePath = group === "" ? `kubernetes-models/${version}` : `kubernetes-models/${group}/${version}`;
   let models: Record<string, new (data: JsonObject) => { validate(): void }>;
