@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../domain/config/schema";
-import { ChartSpec, snapshotControllerChart, volsyncChart } from "../domain/operators";
+import { ChartSpec, snapschedulerChart, snapshotControllerChart, volsyncChart } from "../domain/operators";
 
 export interface OperatorsArgs {
   /** The validated stack config (operators section). */
@@ -20,6 +20,7 @@ export class Operators extends pulumi.ComponentResource {
     const charts: ChartSpec[] = [
       ...(operators.snapshotController.manage ? [snapshotControllerChart(args.config)] : []),
       ...(operators.volsync.manage ? [volsyncChart(args.config)] : []),
+      ...(operators.snapscheduler.manage ? [snapschedulerChart(args.config)] : []),
     ];
     super(Operators.__pulumiType, name, { releases: charts.map((chart) => `${chart.release}@${chart.version}`) }, opts);
     for (const chart of charts) {

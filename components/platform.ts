@@ -9,6 +9,9 @@ import { COMPONENT_TYPES } from "../domain/types";
 import { AppBackup } from "./appBackup";
 import { BackupContext } from "./context";
 import { Operators } from "./operators";
+import { SnapshotSchedules } from "./snapshotSchedules";
+import { DatasetBackup } from "./datasetBackup";
+import { HostBackup } from "./hostBackup";
 import { NasShare } from "./nasShare";
 import { nasMounts } from "../domain/nas";
 import { CredentialStore } from "./secrets/credentialStore";
@@ -64,7 +67,7 @@ export class BackupPlatform extends pulumi.ComponentResource {
     );
 
     const bucketCredentials = this.offsiteStorage(config, plan);
-    new CredentialStore(
+    const store = new CredentialStore(
       "credentials",
       { config, owners: secretOwners(config, plan), bucketCredentials, systemNamespace: this.systemNamespace.metadata.name },
       { parent: this, providers: { kubernetes } },
@@ -83,11 +86,48 @@ export class BackupPlatform extends pulumi.ComponentResource {
     for (const app of plan.apps) {
       this.apps[app.name] = new AppBackup(app.name, { app, context }, { parent: this, providers: { kubernetes } });
     }
+    new SnapshotSchedules("snapshots", { config, plan, operators: operators.releases }, { parent: this, providers: { kubernetes } });
+    this.machines(context, store, bucketCredentials);
     this.registerOutputs({
       destinations: Object.fromEntries(
         Object.entries(this.destinations).map(([destination, component]) => [destination, { endpoint: component.endpoint, buckets: component.bucketNames }]),
       ),
     });
+  }
+
+  /** TrueNAS datasets and hosts, reached over SSH with the keys in the stack's credentials. */
+  private machines(context: BackupContext, store: CredentialStore, bucketCredentials: Record<string, Record<string, ConsumerCredential>>): void {
+    const { config, plan } = context;
+    for (const item of plan.items) {
+      if (item.kind === "dataset") {
+        const passwords = store.passwords[item.app] ?? {};
+        new DatasetBackup(
+          `truenas-${item.name}`,
+          {
+            item,
+            context,
+            sshPrivateKey: pulumi.secret(config.credentials.truenas?.sshPrivateKey ?? ""),
+            cloudsync: { password: passwords["cloudsync-password"], salt: passwords["cloudsync-salt"] },
+          },
+          { parent: this },
+        );
+      } else if (item.kind === "host") {
+        const credentials = Object.fromEntries(
+          item.copies.map((copy) => [copy.destination, Object.values(bucketCredentials[copy.destination] ?? {}).find((c) => c.consumer.owner === item.app)]),
+        );
+        new HostBackup(
+          `host-${item.name}`,
+          {
+            item,
+            context,
+            sshPrivateKey: pulumi.secret(config.credentials[item.name]?.sshPrivateKey ?? ""),
+            resticPassword: store.passwords[item.app]?.["restic-password"] ?? "",
+            bucketCredentials: credentials,
+          },
+          { parent: this },
+        );
+      }
+    }
   }
 
   /** B2 and R2 destinations that hold at least one bucket; returns each consumer's credential. */

@@ -3,7 +3,9 @@ import { PlannedItem } from "../domain/plan";
 import { protectionOf } from "../domain/protection";
 import { externalSecretManifest, moverSecretRecipe } from "../domain/repositories";
 import { COMPONENT_TYPES } from "../domain/types";
-import { bootstrap, bootstrapCopy, dataLabels, replicationSource } from "../domain/volsync";
+import { bootstrap, bootstrapCopy, claimOf, dataLabels, replicationSource } from "../domain/volsync";
+import { claimSnapshotLabelPatch, SNAPSHOT_LABEL, snapshotLabelValue } from "../domain/snapshots";
+import * as k8s from "@pulumi/kubernetes";
 import { BackupContext } from "./context";
 import { kubernetesObject } from "./kubernetes";
 
@@ -29,7 +31,7 @@ export class VolumeBackup extends pulumi.ComponentResource {
     const store = { ...config.secretStore };
 
     const secrets = new Map<string, pulumi.CustomResource>();
-    for (const copy of item.copies) {
+    for (const copy of item.copies.filter((c) => c.method === "volsync-restic" || c.method === "volsync-kopia")) {
       const recipe = moverSecretRecipe(config, item, copy);
       const secret = kubernetesObject(`${name}-${copy.destination}-secret`, externalSecretManifest(recipe, store, dataLabels(item, copy.destination)), {
         parent: this,
@@ -42,6 +44,15 @@ export class VolumeBackup extends pulumi.ComponentResource {
     }
 
     const restore = bootstrap(config, item, volume, config.images);
+    const snapshotted = item.copies.some((copy) => copy.method === "csi-snapshot");
+    if (snapshotted && !restore) {
+      // The claim is the user's: only the label SnapScheduler selects it by is applied.
+      new k8s.core.v1.PersistentVolumeClaimPatch(
+        `${name}-snapshot-label`,
+        claimSnapshotLabelPatch(item, claimOf(item, volume)) as k8s.core.v1.PersistentVolumeClaimPatchArgs,
+        { parent: this },
+      );
+    }
     if (restore) {
       const source = secrets.get(bootstrapCopy(item)!.destination)!;
       // Created once: a later change to the spec must never re-arm the restore.
@@ -53,6 +64,10 @@ export class VolumeBackup extends pulumi.ComponentResource {
       const check = restore.check
         ? kubernetesObject(`${name}-restore-check`, restore.check, { parent: this, dependsOn: [source], ignoreChanges: ["spec"] })
         : undefined;
+      if (snapshotted) {
+        const metadata = restore.claim.metadata as { labels: Record<string, string> };
+        metadata.labels = { ...metadata.labels, [SNAPSHOT_LABEL]: snapshotLabelValue(item.tier) };
+      }
       kubernetesObject(`${name}-claim`, restore.claim, {
         parent: this,
         dependsOn: check ? [destination, check] : [destination],

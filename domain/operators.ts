@@ -65,3 +65,14 @@ export function snapshotControllerChart(config: StackConfig): ChartSpec {
     values: {},
   };
 }
+
+export function snapschedulerChart(config: StackConfig): ChartSpec {
+  return {
+    release: "snapscheduler",
+    chart: "snapscheduler",
+    version: "3.5.0",
+    repository: "https://backube.github.io/helm-charts/",
+    namespace: config.operators.snapscheduler.namespace,
+    values: {},
+  };
+}

@@ -3,8 +3,8 @@
  * where they go, when, how long they are kept, and what that means for recovery points and cost.
  * Pure: components wire resources from it, the offline plan renders it, tests examine it.
  */
-import { appDestinations, appNamespace } from "./config/resolve";
-import { AppConfig, DestinationConfig, StackConfig } from "./config/schema";
+import { appDestinations, appNamespace, tierDestinations } from "./config/resolve";
+import { StackConfig } from "./config/schema";
 import { quantityBytes, TERABYTE } from "./quantity";
 import { bucketName, kubeName } from "./naming";
 import {
@@ -20,7 +20,7 @@ import { BackupWindow, ScheduleRequest, spreadSchedules } from "./spread";
 import { DestinationKind, Retention, Site, siteOf, Tier, TIER_DEFINITIONS } from "./tiers";
 import { compareText } from "./compare";
 
-export type DataKind = "volume" | "cnpg" | "postgres" | "sqlite" | "redis";
+export type DataKind = "volume" | "cnpg" | "postgres" | "sqlite" | "redis" | "dataset" | "host";
 
 export type CopyMethod =
   /** VolSync ReplicationSource with the restic mover. */
@@ -34,15 +34,28 @@ export type CopyMethod =
   /** restic copying the NAS dump directory to object storage. */
   | "dump-restic"
   /** rsync over SSH copying the NAS dump directory to an offsite NAS. */
-  | "dump-rsync";
+  | "dump-rsync"
+  /** SnapScheduler CSI snapshots of a volume (same storage: rollback, not a copy). */
+  | "csi-snapshot"
+  /** TrueNAS periodic ZFS snapshots of a dataset (same pool: rollback, not a copy). */
+  | "zfs-snapshot"
+  /** A TrueNAS Cloud Sync task pushing a dataset to object storage, encrypted. */
+  | "truenas-cloudsync"
+  /** restic on a host outside the cluster, run by a systemd timer. */
+  | "host-restic";
 
-/** Which controller runs a job decides its clock: CronJobs know time zones, the others run UTC. */
-export type Controller = "cronjob" | "volsync" | "cnpg";
+/**
+ * Which controller runs a job decides its clock: CronJobs, TrueNAS and systemd read the cluster's
+ * time zone (TrueNAS and hosts are assumed to share it), the others run in UTC.
+ */
+export type Controller = "cronjob" | "volsync" | "cnpg" | "snapscheduler" | "truenas" | "systemd";
 
 export type CopyRetention =
   | ({ kind: "gfs" } & Retention)
   | { kind: "count"; keepLast: number }
-  | { kind: "pgbackrest"; full: number; diff: number; archive: number; historyDays: number };
+  | { kind: "pgbackrest"; full: number; diff: number; archive: number; historyDays: number }
+  /** A mirror keeps what exists now; replaced or deleted files survive only `historyDays`. */
+  | { kind: "mirror"; historyDays: number };
 
 export interface PlannedSchedule {
   /** As written or defaulted in the config. */
@@ -69,6 +82,8 @@ export interface PlannedCopy {
   encrypted: boolean;
   /** Stored where a compromised cluster cannot delete it within the lock window. */
   immutable: boolean;
+  /** On other media than the live data: counts towards 3-2-1 and recovery points after a disk loss. */
+  independent: boolean;
   /** WAL archiving: recovery points are minutes old, not a schedule apart. */
   continuous: boolean;
   /** Worst-case age of the newest recovery point in this copy, hours. */
@@ -80,7 +95,10 @@ export interface PlannedCopy {
 export interface PlannedItem {
   /** "app/kind/name", unique in the stack. */
   id: string;
+  /** The app; for machines outside the cluster "truenas-<dataset>" or "host-<name>". */
   app: string;
+  /** Where this item is configured, for messages: "apps.immich", "truenas.datasets.images", "hosts.router". */
+  configPath: string;
   kind: DataKind;
   name: string;
   namespace: string;
@@ -89,7 +107,7 @@ export interface PlannedItem {
   copies: PlannedCopy[];
   /** Destinations of the app that this item cannot use, and why. */
   skipped: Array<{ destination: string; reason: string }>;
-  /** Newest recovery point's worst-case age over all copies; undefined when there is none. */
+  /** Newest recovery point's worst-case age over independent copies; undefined when there is none. */
   worstCaseRpoHours?: number;
   /** The same over offsite copies only: what survives losing the site. */
   offsiteRpoHours?: number;
@@ -169,30 +187,61 @@ const METHOD_CONTROLLER: Record<CopyMethod, Controller> = {
   dump: "cronjob",
   "dump-restic": "cronjob",
   "dump-rsync": "cronjob",
+  "csi-snapshot": "snapscheduler",
+  "zfs-snapshot": "truenas",
+  "truenas-cloudsync": "truenas",
+  "host-restic": "systemd",
 };
 
-const ENCRYPTING_METHODS: ReadonlySet<CopyMethod> = new Set(["volsync-restic", "volsync-kopia", "pgbackrest", "dump-restic"]);
+const ENCRYPTING_METHODS: ReadonlySet<CopyMethod> = new Set([
+  "volsync-restic",
+  "volsync-kopia",
+  "pgbackrest",
+  "dump-restic",
+  "truenas-cloudsync",
+  "host-restic",
+]);
+
+const SNAPSHOT_METHODS: ReadonlySet<CopyMethod> = new Set(["csi-snapshot", "zfs-snapshot"]);
+
+/** The pseudo-destination of local snapshots. */
+export const LOCAL_SNAPSHOTS = "local-snapshots";
+
+/** Snapshot periods a schedule exists for; monthly and yearly snapshots are not taken. */
+const SNAPSHOT_PERIODS = { hourly: { kind: "every", hours: 1 }, daily: { kind: "daily" }, weekly: { kind: "weekly" } } as const;
 
 /** CNPG's default archive_timeout: a WAL segment is shipped at least every five minutes. */
 export const WAL_ARCHIVE_RPO_HOURS = 5 / 60;
 
 
+/** What every data owner (an app, a dataset, a host) may say about its copies. */
+interface OwnerPolicy {
+  tier: Tier;
+  schedule?: { onsite?: string; offsite?: string };
+  retention?: { onsite?: Retention; offsite?: Retention };
+  rpoHours?: number;
+}
+
 interface ItemDraft {
   id: string;
   app: string;
-  appConfig: AppConfig;
+  configPath: string;
   kind: DataKind;
   name: string;
   namespace: string;
   expectedBytes: number;
+  owner: OwnerPolicy;
+  destinations: string[];
   /** Bucket purpose for object-storage copies of this item. */
   purpose: (method: CopyMethod) => string;
+  /** The volume's claim or the dataset's name, for local snapshot locations. */
+  snapshotSubject?: string;
 }
 
 interface CopyDraft {
   item: ItemDraft;
   destination: string;
-  config: DestinationConfig;
+  kind: DestinationKind;
   method: CopyMethod;
   spec: ScheduleSpec;
   specText: string;
@@ -204,13 +253,12 @@ export function planBackups(config: StackConfig): BackupPlan {
   const offset = standardOffsetMinutes(timeZone);
   const appNames = Object.keys(config.apps).sort();
 
-  const drafts: ItemDraft[] = appNames.flatMap((appName) => itemDrafts(config, appName));
+  const drafts: ItemDraft[] = [...appNames.flatMap((appName) => itemDrafts(config, appName)), ...machineDrafts(config)];
   const copyDrafts: CopyDraft[] = [];
   const skipped = new Map<string, PlannedItem["skipped"]>();
   for (const item of drafts) {
-    const { names } = appDestinations(config, item.app);
-    const outcome = copiesFor(config, item, names);
-    copyDrafts.push(...outcome.copies);
+    const outcome = copiesFor(config, item);
+    copyDrafts.push(...outcome.copies, ...snapshotCopies(config, item));
     skipped.set(item.id, outcome.skipped);
   }
 
@@ -244,12 +292,14 @@ export function planBackups(config: StackConfig): BackupPlan {
   const prices = destinationPrices(config);
   const items: PlannedItem[] = drafts.map((draft) => {
     const copies = copiesByItem.get(draft.id) ?? [];
-    const tier = draft.appConfig.tier;
+    const tier = draft.owner.tier;
     const definition = TIER_DEFINITIONS[tier];
     const storedBytes = draft.expectedBytes * config.pricing.historyOverhead;
+    const independent = copies.filter((copy) => copy.independent);
     return {
       id: draft.id,
       app: draft.app,
+      configPath: draft.configPath,
       kind: draft.kind,
       name: draft.name,
       namespace: draft.namespace,
@@ -257,11 +307,11 @@ export function planBackups(config: StackConfig): BackupPlan {
       expectedBytes: draft.expectedBytes,
       copies,
       skipped: skipped.get(draft.id) ?? [],
-      worstCaseRpoHours: minimum(copies.map((copy) => copy.rpoHours)),
-      offsiteRpoHours: minimum(copies.filter((copy) => copy.site === "offsite").map((copy) => copy.rpoHours)),
-      rpoTargetHours: Math.min(draft.appConfig.rpoHours ?? Infinity, definition.requirements.maxRpoHours || Infinity),
+      worstCaseRpoHours: minimum(independent.map((copy) => copy.rpoHours)),
+      offsiteRpoHours: minimum(independent.filter((copy) => copy.site === "offsite").map((copy) => copy.rpoHours)),
+      rpoTargetHours: Math.min(draft.owner.rpoHours ?? Infinity, definition.requirements.maxRpoHours || Infinity),
       restoreDrillDays: config.tiers[String(tier) as "1" | "2" | "3"]?.restoreDrillDays ?? definition.defaults.restoreDrillDays,
-      monthlyCost: copies.reduce((sum, copy) => sum + (storedBytes / TERABYTE) * prices[copy.destination], 0),
+      monthlyCost: independent.reduce((sum, copy) => sum + (storedBytes / TERABYTE) * prices[copy.destination], 0),
     };
   });
 
@@ -308,11 +358,21 @@ export function planBackups(config: StackConfig): BackupPlan {
   };
 }
 
+const size = (expected: string | undefined, fallback = "1Gi") => quantityBytes(expected ?? fallback);
+
 function itemDrafts(config: StackConfig, appName: string): ItemDraft[] {
   const app = config.apps[appName];
   const namespace = appNamespace(appName, app);
-  const size = (expected: string | undefined, fallback = "1Gi") => quantityBytes(expected ?? fallback);
-  const base = (kind: DataKind, name: string) => ({ id: `${appName}/${kind}/${name}`, app: appName, appConfig: app, kind, name });
+  const destinations = appDestinations(config, appName).names;
+  const base = (kind: DataKind, name: string) => ({
+    id: `${appName}/${kind}/${name}`,
+    app: appName,
+    configPath: `apps.${appName}`,
+    owner: app,
+    destinations,
+    kind,
+    name,
+  });
   const drafts: ItemDraft[] = [];
   for (const [name, volume] of sorted(app.volumes)) {
     drafts.push({
@@ -320,6 +380,7 @@ function itemDrafts(config: StackConfig, appName: string): ItemDraft[] {
       namespace,
       expectedBytes: size(volume.expectedSize, volume.capacity),
       purpose: (method) => (method === "volsync-kopia" ? "kopia" : "volsync"),
+      snapshotSubject: volume.claim ?? name,
     });
   }
   for (const [name, db] of sorted(app.databases)) {
@@ -344,32 +405,63 @@ function itemDrafts(config: StackConfig, appName: string): ItemDraft[] {
   return drafts;
 }
 
-function copiesFor(
-  config: StackConfig,
-  item: ItemDraft,
-  destinationNames: readonly string[],
-): { copies: CopyDraft[]; skipped: PlannedItem["skipped"] } {
+/** TrueNAS datasets and hosts: data outside the cluster, protected by the same tiers. */
+function machineDrafts(config: StackConfig): ItemDraft[] {
+  const drafts: ItemDraft[] = [];
+  for (const [name, dataset] of sorted(config.truenas?.datasets ?? {})) {
+    drafts.push({
+      id: `truenas/dataset/${name}`,
+      app: `truenas-${name}`,
+      configPath: `truenas.datasets.${name}`,
+      kind: "dataset",
+      name,
+      namespace: "",
+      expectedBytes: size(dataset.expectedSize, "100Gi"),
+      owner: dataset,
+      destinations: dataset.destinations ?? tierDestinations(config, dataset.tier).names,
+      purpose: () => "truenas",
+      snapshotSubject: dataset.dataset,
+    });
+  }
+  for (const [name, host] of sorted(config.hosts)) {
+    drafts.push({
+      id: `hosts/host/${name}`,
+      app: `host-${name}`,
+      configPath: `hosts.${name}`,
+      kind: "host",
+      name,
+      namespace: "",
+      expectedBytes: size(host.expectedSize, "50Gi"),
+      owner: host,
+      destinations: host.destinations ?? tierDestinations(config, host.tier).names,
+      purpose: () => "hosts",
+    });
+  }
+  return drafts;
+}
+
+function copiesFor(config: StackConfig, item: ItemDraft): { copies: CopyDraft[]; skipped: PlannedItem["skipped"] } {
   const copies: CopyDraft[] = [];
   const skipped: PlannedItem["skipped"] = [];
   let dumpLanded = false;
-  for (const destination of destinationNames) {
+  for (const destination of item.destinations) {
     const target = config.destinations[destination];
     if (!target) continue;
-    const outcome = methodFor(item, target.kind, dumpLanded);
+    const outcome = methodFor(config, item, target.kind, dumpLanded);
     if ("reason" in outcome) {
       skipped.push({ destination, reason: outcome.reason });
       continue;
     }
     if (outcome.method === "dump") dumpLanded = true;
     const site = siteOf(target.kind);
-    const specText = scheduleText(config, item.appConfig, site);
+    const specText = scheduleText(config, item.owner, site);
     const spec = parseSchedule(specText) as ScheduleSpec;
-    copies.push({ item, destination, config: target, method: outcome.method, spec, specText, retention: retentionFor(config, item, outcome.method, site) });
+    copies.push({ item, destination, kind: target.kind, method: outcome.method, spec, specText, retention: retentionFor(config, item, outcome.method, site) });
   }
   // pgBackRest writes to its repositories in a fixed order: b2 is repo1, r2 repo2 (then by name).
   if (item.kind === "cnpg") {
-    copies.sort((a, b) => compareText(`${a.config.kind}/${a.destination}`, `${b.config.kind}/${b.destination}`));
-    const override = item.appConfig.databases[item.name];
+    copies.sort((a, b) => compareText(`${a.kind}/${a.destination}`, `${b.kind}/${b.destination}`));
+    const override = config.apps[item.app].databases[item.name];
     if (override?.engine === "cnpg" && override.schedule && copies.length > 0) {
       // The override sets repo1's daily backup; the other repositories are spread after it.
       const expression = override.schedule.trim().split(/\s+/).slice(1).join(" ");
@@ -379,10 +471,36 @@ function copiesFor(
   return { copies, skipped };
 }
 
-function methodFor(item: ItemDraft, kind: DestinationKind, dumpLanded: boolean): { method: CopyMethod } | { reason: string } {
+/** Local snapshots of volumes (SnapScheduler) and datasets (TrueNAS), one schedule per period. */
+function snapshotCopies(config: StackConfig, item: ItemDraft): CopyDraft[] {
+  if ((item.kind !== "volume" && item.kind !== "dataset") || !item.snapshotSubject) return [];
+  const tier = item.owner.tier;
+  const keep = config.tiers[String(tier) as "1" | "2" | "3"]?.snapshots ?? TIER_DEFINITIONS[tier].defaults.snapshots;
+  return (Object.keys(SNAPSHOT_PERIODS) as Array<keyof typeof SNAPSHOT_PERIODS>)
+    .filter((period) => (keep[period] ?? 0) > 0)
+    .map((period) => ({
+      item,
+      destination: LOCAL_SNAPSHOTS,
+      kind: "local" as const,
+      method: item.kind === "volume" ? ("csi-snapshot" as const) : ("zfs-snapshot" as const),
+      spec: SNAPSHOT_PERIODS[period] as ScheduleSpec,
+      specText: period,
+      retention: { kind: "gfs", [period]: keep[period] },
+    }));
+}
+
+function methodFor(config: StackConfig, item: ItemDraft, kind: DestinationKind, dumpLanded: boolean): { method: CopyMethod } | { reason: string } {
   switch (item.kind) {
+    case "dataset":
+      if (kind === "b2" || kind === "r2") return { method: "truenas-cloudsync" };
+      return kind === "nfs"
+        ? { reason: "the dataset lives on the NAS; its ZFS snapshots are the on-site rollback" }
+        : { reason: "TrueNAS pushes datasets offsite with Cloud Sync to object storage; use a b2 or r2 destination" };
+    case "host":
+      if (kind === "b2" || kind === "r2") return { method: "host-restic" };
+      return { reason: "host backups write restic repositories to object storage; use a b2 or r2 destination" };
     case "volume": {
-      const mover = item.appConfig.volumes[item.name].mover;
+      const mover = config.apps[item.app].volumes[item.name].mover;
       if (kind === "ssh" && mover === "restic") {
         return { reason: "the restic mover cannot reach an SSH destination; use mover: kopia (SFTP) or a b2/r2 destination" };
       }
@@ -399,22 +517,30 @@ function methodFor(item: ItemDraft, kind: DestinationKind, dumpLanded: boolean):
   }
 }
 
-function scheduleText(config: StackConfig, app: AppConfig, site: Site): string {
-  const tierOverride = config.tiers[String(app.tier) as "1" | "2" | "3"]?.schedule;
-  return app.schedule?.[site] ?? tierOverride?.[site] ?? TIER_DEFINITIONS[app.tier].defaults.schedule[site];
+function scheduleText(config: StackConfig, owner: OwnerPolicy, site: Site): string {
+  const tierOverride = config.tiers[String(owner.tier) as "1" | "2" | "3"]?.schedule;
+  return owner.schedule?.[site] ?? tierOverride?.[site] ?? TIER_DEFINITIONS[owner.tier].defaults.schedule[site];
 }
 
+/** Host backups keep the seed's restic policy unless told otherwise. */
+export const HOST_RETENTION: Retention = { daily: 7, weekly: 4, monthly: 6, yearly: 2 };
+
 function retentionFor(config: StackConfig, item: ItemDraft, method: CopyMethod, site: Site): CopyRetention {
-  const tier = item.appConfig.tier;
+  const tier = item.owner.tier;
   const tierKey = String(tier) as "1" | "2" | "3";
   const keepLast = config.tiers[tierKey]?.dumpKeep ?? TIER_DEFINITIONS[tier].defaults.dumpKeep;
+  if (method === "truenas-cloudsync") {
+    const target = item.destinations.map((name) => config.destinations[name]).find((d) => d?.kind === "b2" || d?.kind === "r2");
+    return { kind: "mirror", historyDays: target && (target.kind === "b2" || target.kind === "r2") ? target.lockDays : 0 };
+  }
+  if (method === "host-restic") return { kind: "gfs", ...(item.owner.retention?.offsite ?? HOST_RETENTION) };
   if (method === "pgbackrest") {
-    const database = item.appConfig.databases[item.name];
+    const database = config.apps[item.app].databases[item.name];
     const override = database?.engine === "cnpg" ? database.retention : undefined;
     return { kind: "pgbackrest", ...TIER_DEFINITIONS[tier].defaults.pgbackrest, ...override };
   }
   if (method === "dump" || method === "dump-rsync") return { kind: "count", keepLast };
-  const gfs = item.appConfig.retention?.[site] ?? config.tiers[tierKey]?.retention?.[site] ?? TIER_DEFINITIONS[tier].defaults.retention[site];
+  const gfs = item.owner.retention?.[site] ?? config.tiers[tierKey]?.retention?.[site] ?? TIER_DEFINITIONS[tier].defaults.retention[site];
   return { kind: "gfs", ...gfs };
 }
 
@@ -455,16 +581,19 @@ function jobsFor(copies: readonly CopyDraft[]): JobDraft[] {
  */
 function scheduleKey(copy: CopyDraft): string {
   if (copy.method === "dump-restic" || copy.method === "dump-rsync") return `${copy.item.app}/dumps@${copy.destination}`;
+  // One SnapshotSchedule per namespace, tier and period serves every volume it selects.
+  if (copy.method === "csi-snapshot") return `${copy.item.namespace}/snapshots/t${copy.item.owner.tier}/${copy.specText}`;
   return copyId(copy);
 }
 
 /** Jobs of one group keep apart: the copies of one item, or all of one app's dump jobs. */
 function scheduleGroup(copy: CopyDraft): string {
+  if (copy.method === "csi-snapshot") return scheduleKey(copy);
   return copy.method.startsWith("dump") ? `${copy.item.app}/dumps` : copy.item.id;
 }
 
 function copyId(copy: CopyDraft): string {
-  return `${copy.item.id}@${copy.destination}`;
+  return SNAPSHOT_METHODS.has(copy.method) ? `${copy.item.id}@${LOCAL_SNAPSHOTS}/${copy.specText}` : `${copy.item.id}@${copy.destination}`;
 }
 
 function finishCopy(
@@ -476,13 +605,13 @@ function finishCopy(
   buckets: Map<string, PlannedBucket>,
 ): PlannedCopy {
   const controller = METHOD_CONTROLLER[draft.method];
-  const site = siteOf(draft.config.kind);
+  const site = siteOf(draft.kind);
   const continuous = draft.method === "pgbackrest";
   const location = locationFor(config, draft, buckets);
   return {
     id: copyId(draft),
     destination: draft.destination,
-    destinationKind: draft.config.kind,
+    destinationKind: draft.kind,
     site,
     method: draft.method,
     controller,
@@ -490,15 +619,19 @@ function finishCopy(
     retention: draft.retention,
     encrypted: ENCRYPTING_METHODS.has(draft.method),
     immutable: false,
+    independent: !SNAPSHOT_METHODS.has(draft.method),
     continuous,
     rpoHours: continuous ? WAL_ARCHIVE_RPO_HOURS : maxGapHours(cron),
     location,
   };
 }
 
+/** Controllers that read the cluster's time zone; the others get crons shifted to UTC. */
+const ZONED_CONTROLLERS: ReadonlySet<Controller> = new Set(["cronjob", "truenas", "systemd"]);
+
 function controllerSchedule(spec: string, cron: string, controller: Controller, timeZone: string, offset: number): PlannedSchedule {
   const description = describeCron(cron, timeZone);
-  if (controller === "cronjob") return { spec, cron, controllerCron: cron, controllerTimeZone: timeZone, description };
+  if (ZONED_CONTROLLERS.has(controller)) return { spec, cron, controllerCron: cron, controllerTimeZone: timeZone, description };
   const shifted = localCronToUtc(cron, offset);
   // Keyword schedules always shift; a hand-written cron that cannot is run as written, in UTC.
   const utc = "cron" in shifted ? shifted.cron : cron;
@@ -512,7 +645,9 @@ function controllerSchedule(spec: string, cron: string, controller: Controller, 
 }
 
 function locationFor(config: StackConfig, draft: CopyDraft, buckets: Map<string, PlannedBucket>): string {
-  const target = draft.config;
+  if (draft.method === "csi-snapshot") return `${draft.item.namespace}/${draft.item.snapshotSubject}`;
+  if (draft.method === "zfs-snapshot") return `${draft.item.snapshotSubject}@auto-${draft.specText}`;
+  const target = config.destinations[draft.destination];
   if (target.kind === "nfs" || target.kind === "ssh") {
     return `${target.kind === "ssh" ? `${target.host}:` : `${target.server}:`}${target.path}/${config.cluster.name}/${draft.item.purpose(draft.method)}`;
   }
@@ -526,7 +661,7 @@ function locationFor(config: StackConfig, draft: CopyDraft, buckets: Map<string,
     buckets.set(key, bucket);
   }
   if (!bucket.items.includes(draft.item.id)) bucket.items.push(draft.item.id);
-  if (draft.item.appConfig.tier === 1) bucket.immutable = true;
+  if (draft.item.owner.tier === 1) bucket.immutable = true;
   return bucket.name;
 }
 
@@ -536,6 +671,7 @@ function destinationPrices(config: StackConfig): Record<string, number> {
     r2: config.pricing.r2PerTbMonth,
     ssh: config.pricing.sshPerTbMonth,
     nfs: config.pricing.nfsPerTbMonth,
+    local: 0,
   };
   return Object.fromEntries(
     Object.entries(config.destinations).map(([name, destination]) => [name, destination.pricePerTbMonth ?? defaults[destination.kind]]),

@@ -16,6 +16,7 @@ export interface DeclaredCopy {
   retention: CopyRetention;
   encrypted: boolean;
   immutable: boolean;
+  independent: boolean;
   continuous: boolean;
   rpoHours: number;
   location: string;
@@ -23,6 +24,8 @@ export interface DeclaredCopy {
 
 export interface ProtectedData {
   app: string;
+  /** Where the data is configured in the stack config: "apps.immich", "truenas.datasets.images", "hosts.router". */
+  configPath: string;
   dataId: string;
   kind: DataKind;
   tier: Tier;
@@ -37,6 +40,7 @@ export interface ProtectedData {
 export function protectionOf(item: PlannedItem): ProtectedData {
   return {
     app: item.app,
+    configPath: item.configPath,
     dataId: item.id,
     kind: item.kind,
     tier: item.tier,
@@ -54,6 +58,7 @@ export function protectionOf(item: PlannedItem): ProtectedData {
       retention: copy.retention,
       encrypted: copy.encrypted,
       immutable: copy.immutable,
+      independent: copy.independent,
       continuous: copy.continuous,
       rpoHours: copy.rpoHours,
       location: copy.location,

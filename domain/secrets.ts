@@ -13,7 +13,35 @@ import { kubeName } from "./naming";
 import { BucketConsumer, bucketConsumers, cnpgClusterName } from "./storage";
 import { compareText } from "./compare";
 
-export type PasswordName = "restic-password" | "kopia-password" | "cipher-pass";
+export type PasswordName = "restic-password" | "kopia-password" | "cipher-pass" | "cloudsync-password" | "cloudsync-salt";
+
+/**
+ * Passwords that encrypt data at rest with no way to re-key it: a new value needs a new
+ * repository (pgBackRest stanza, rclone crypt remote), so rotating one is refused.
+ */
+export const UNROTATABLE_PASSWORDS: readonly PasswordName[] = ["cipher-pass", "cloudsync-password", "cloudsync-salt"];
+
+/** One generation of a generated password: the resource that holds it and the store field it fills. */
+export interface PasswordGeneration {
+  /** Pulumi resource name; generation 0 keeps the original name so a first rotation replaces nothing. */
+  resourceName: string;
+  /** The rotation counter it was generated for. */
+  generation: number;
+  /** Store field: the password's name for the active generation, "<name>-previous" for the one before. */
+  field: string;
+}
+
+/**
+ * The generations of a repository password to keep for a rotation counter: the active one and,
+ * after a rotation, the one before it, so the repository stays readable until the tool's own
+ * key change (`restic key add`, `kopia repository change-password`) has been run.
+ */
+export function passwordGenerations(owner: string, password: PasswordName, rotation: number): PasswordGeneration[] {
+  const resourceName = (generation: number) => `${owner}-${password}${generation > 0 ? `-r${generation}` : ""}`;
+  const active = { resourceName: resourceName(rotation), generation: rotation, field: password };
+  if (rotation === 0) return [active];
+  return [active, { resourceName: resourceName(rotation - 1), generation: rotation - 1, field: `${password}-previous` }];
+}
 
 export interface SecretOwner {
   /** The app name, or "pg-<cluster>" for a CloudNativePG cluster. */
@@ -68,7 +96,13 @@ export function secretOwners(config: StackConfig, plan: BackupPlan): SecretOwner
     for (const copy of item.copies) {
       if (copy.method === "pgbackrest") addPassword(ownerFor(cnpgOwner(cnpgClusterName(config, item)), item.namespace), "cipher-pass");
       else if (copy.method === "volsync-kopia") addPassword(ownerFor(item.app, item.namespace), "kopia-password");
-      else if (copy.method === "volsync-restic" || copy.method === "dump-restic") addPassword(ownerFor(item.app, item.namespace), "restic-password");
+      else if (copy.method === "volsync-restic" || copy.method === "dump-restic" || copy.method === "host-restic") {
+        addPassword(ownerFor(item.app, item.namespace), "restic-password");
+      } else if (copy.method === "truenas-cloudsync") {
+        // Cloud sync encrypts with rclone crypt: without this password and salt the copy is unreadable.
+        addPassword(ownerFor(item.app, item.namespace), "cloudsync-password");
+        addPassword(ownerFor(item.app, item.namespace), "cloudsync-salt");
+      }
     }
   }
   for (const consumer of bucketConsumers(config, plan)) {

@@ -34,7 +34,7 @@ export function r2BucketResource(accountId: string, jurisdiction: string, bucket
 export const R2_PERMISSION_GROUPS = ["Workers R2 Storage Bucket Item Read", "Workers R2 Storage Bucket Item Write"] as const;
 
 /** What a credential is for; also its name in the store ("<destination>-<credential>-..."). */
-export type CredentialKind = "volsync" | "kopia" | "pgbackrest" | "dumps";
+export type CredentialKind = "volsync" | "kopia" | "pgbackrest" | "dumps" | "truenas" | "hosts";
 
 /** One credential: a consumer's access to one bucket. */
 export interface BucketConsumer {
@@ -72,9 +72,18 @@ export function credentialKindOf(method: CopyMethod): CredentialKind | undefined
       return "pgbackrest";
     case "dump-restic":
       return "dumps";
+    case "truenas-cloudsync":
+      return "truenas";
+    case "host-restic":
+      return "hosts";
     default:
       return undefined;
   }
+}
+
+/** The first path segment of an item's repositories: the app, or the host's name. */
+function repositoryPrefix(item: PlannedItem, copy: Pick<PlannedCopy, "method">): string {
+  return copy.method === "host-restic" ? item.name : item.app;
 }
 
 /** Where in the bucket (or on the NAS share) a copy's repository lives. */
@@ -90,11 +99,18 @@ export function repositoryPath(item: PlannedItem, copy: Pick<PlannedCopy, "metho
     case "dump-restic":
     case "dump-rsync":
       return `${item.app}`;
+    case "truenas-cloudsync":
+    case "host-restic":
+      return item.name;
+    case "csi-snapshot":
+    case "zfs-snapshot":
+      return "";
   }
 }
 
 /** The CNPG Cluster name of a cnpg item (its key unless `cluster` is set). */
-export function cnpgClusterName(config: Pick<StackConfig, "apps">, item: Pick<PlannedItem, "app" | "name">): string {
+export function cnpgClusterName(config: Pick<StackConfig, "apps">, item: Pick<PlannedItem, "app" | "name" | "kind">): string {
+  if (item.kind !== "cnpg") return item.name;
   const database = config.apps[item.app].databases[item.name];
   return database?.engine === "cnpg" ? (database.cluster ?? item.name) : item.name;
 }
@@ -109,7 +125,8 @@ export function bucketConsumers(config: StackConfig, plan: BackupPlan): BucketCo
       if (!credential) continue;
       const bucket = plan.destinations.find((d) => d.name === copy.destination)?.buckets.find((b) => b.name === copy.location);
       if (!bucket) throw new Error(`no bucket planned for ${copy.id}`);
-      const owner = credential === "pgbackrest" ? cnpgClusterName(config, item) : item.app;
+      // TrueNAS has one cloud credential per destination, shared by every dataset it syncs.
+      const owner = credential === "pgbackrest" ? cnpgClusterName(config, item) : credential === "truenas" ? "truenas" : item.app;
       const id = kubeName([credential, owner], 50);
       const rotationKey = `${credential === "pgbackrest" ? kubeName(["pg", owner]) : owner}/${copy.destination}-${credential}`;
       const key = `${copy.destination}/${id}`;
@@ -122,7 +139,7 @@ export function bucketConsumers(config: StackConfig, plan: BackupPlan): BucketCo
         credential,
         owner,
         namespace: item.namespace,
-        prefix: credential === "pgbackrest" ? undefined : `${item.app}/`,
+        prefix: credential === "pgbackrest" || credential === "truenas" ? undefined : `${repositoryPrefix(item, copy)}/`,
         immutable: bucket.immutable,
         rotation: config.rotations[rotationKey] ?? 0,
       });
@@ -141,12 +158,15 @@ export function r2LockPrefixes(config: StackConfig, plan: BackupPlan, bucketName
     for (const copy of item.copies) {
       if (copy.location !== bucketName) continue;
       const path = repositoryPath(item, copy, cnpgClusterName(config, item));
-      if (copy.method === "volsync-restic" || copy.method === "dump-restic") {
+      if (copy.method === "volsync-restic" || copy.method === "dump-restic" || copy.method === "host-restic") {
         prefixes.add(`${path}/data/`);
         prefixes.add(`${path}/snapshots/`);
       } else if (copy.method === "volsync-kopia") {
         prefixes.add(`${path}/p`);
         prefixes.add(`${path}/q`);
+      } else if (copy.method === "truenas-cloudsync") {
+        // Cloud sync copies files without deleting (transfer mode COPY): the folder can be locked whole.
+        prefixes.add(`${path}/`);
       } else if (copy.method === "pgbackrest") {
         prefixes.add(`${path}/archive/${path}/`);
         // Backup sets are named by date (20261122-013000F...); backup.info beside them is rewritten.

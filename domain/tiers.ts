@@ -50,6 +50,8 @@ export interface TierDefaults {
   dumpKeep: number;
   /** pgBackRest repository retention: fulls by count (weekly), diffs, WAL of the newest N fulls, history days. */
   pgbackrest: PgbackrestRetention;
+  /** Local snapshots (CSI snapshots of volumes, ZFS snapshots of datasets), per period: fast rollback, not a copy. */
+  snapshots: Retention;
   /** Days between automatic restore drills (0: none). */
   restoreDrillDays: number;
 }
@@ -84,6 +86,8 @@ export const TIER_DEFINITIONS: Readonly<Record<Tier, TierDefinition>> = {
       // The seed's 14 fulls by count cover 14 weeks of weekly fulls; tier 1 keeps 26 so that six
       // monthly recovery points exist, and history to match.
       pgbackrest: { full: 26, diff: 30, archive: 7, historyDays: 190 },
+      // Seed 003: critical datasets every 1-4 h, hourly kept 24-72 h, daily 14-30 days.
+      snapshots: { hourly: 48, daily: 14 },
       restoreDrillDays: 30,
     },
   },
@@ -106,6 +110,7 @@ export const TIER_DEFINITIONS: Readonly<Record<Tier, TierDefinition>> = {
       retention: { onsite: { hourly: 24, daily: 7 }, offsite: { daily: 14 } },
       dumpKeep: 7,
       pgbackrest: { full: 14, diff: 30, archive: 7, historyDays: 30 },
+      snapshots: { daily: 7 },
       restoreDrillDays: 90,
     },
   },
@@ -128,6 +133,7 @@ export const TIER_DEFINITIONS: Readonly<Record<Tier, TierDefinition>> = {
       retention: { onsite: { daily: 7 }, offsite: { weekly: 4 } },
       dumpKeep: 3,
       pgbackrest: { full: 14, diff: 30, archive: 7, historyDays: 30 },
+      snapshots: { daily: 3 },
       restoreDrillDays: 0,
     },
   },
@@ -137,8 +143,12 @@ export function tierDefinition(tier: Tier): TierDefinition {
   return TIER_DEFINITIONS[tier];
 }
 
-/** Destination kinds and the site they sit on. */
-export const DESTINATION_SITES = { nfs: "onsite", b2: "offsite", r2: "offsite", ssh: "offsite" } as const;
+/**
+ * Destination kinds and the site they sit on. "local" is not configurable: it stands for
+ * snapshots kept beside the data itself (CSI and ZFS snapshots), which roll back mistakes but do
+ * not survive the loss of the disks.
+ */
+export const DESTINATION_SITES = { nfs: "onsite", b2: "offsite", r2: "offsite", ssh: "offsite", local: "onsite" } as const;
 export type DestinationKind = keyof typeof DESTINATION_SITES;
 export type Site = (typeof DESTINATION_SITES)[DestinationKind];
 

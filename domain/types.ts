@@ -6,7 +6,15 @@ export const COMPONENT_TYPES = {
   volume: "homelab-backups:volumes:VolumeBackup",
   cnpg: "homelab-backups:databases:CnpgBackup",
   dump: "homelab-backups:databases:DumpBackup",
+  dataset: "homelab-backups:truenas:DatasetBackup",
+  host: "homelab-backups:hosts:HostBackup",
 } as const;
 
 /** Components that each protect one piece of data and declare its copies as their inputs. */
-export const DATA_COMPONENT_TYPES: readonly string[] = [COMPONENT_TYPES.volume, COMPONENT_TYPES.cnpg, COMPONENT_TYPES.dump];
+export const DATA_COMPONENT_TYPES: readonly string[] = [
+  COMPONENT_TYPES.volume,
+  COMPONENT_TYPES.cnpg,
+  COMPONENT_TYPES.dump,
+  COMPONENT_TYPES.dataset,
+  COMPONENT_TYPES.host,
+];

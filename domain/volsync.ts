@@ -109,7 +109,8 @@ export function replicationSource(config: StackConfig, item: PlannedItem, volume
 
 /** The copy a bootstrap restores from: the NAS when there is one (fast), else the first offsite copy. */
 export function bootstrapCopy(item: PlannedItem): PlannedCopy | undefined {
-  return item.copies.find((copy) => copy.destinationKind === "nfs") ?? item.copies[0];
+  const movers = item.copies.filter((copy) => copy.method === "volsync-restic" || copy.method === "volsync-kopia");
+  return movers.find((copy) => copy.destinationKind === "nfs") ?? movers[0];
 }
 
 export interface Bootstrap {

@@ -2,6 +2,7 @@
  * The offline plan: runs the real program (index.ts) on a stack file under the capturing mock
  * engine, evaluates the policy pack on what it registered, and renders the artifacts.
  */
+import { machineTasks } from "../domain/machines";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { parseStackConfig } from "../domain/config/parse";
@@ -69,6 +70,7 @@ export async function runOfflinePlan(options: PlanOptions): Promise<PlanResult> 
         stackFile: basename(options.configFile),
         resourceCount: run.resources.length,
         objectCount: objects.length,
+        machineTasks: machineTasks(config, plan.items),
       }),
       "policy-report.json": `${JSON.stringify(report, null, 2)}\n`,
     },

@@ -1,4 +1,5 @@
 /** Renders the offline plan's artifacts: manifests, the resource list and BACKUP-PLAN.md. */
+import type { MachineTask } from "../domain/machines";
 import { stringify } from "yaml";
 import { BackupPlan, CopyMethod, CopyRetention, PlannedCopy, PlannedItem } from "../domain/plan";
 import { formatBytes } from "../domain/quantity";
@@ -77,6 +78,10 @@ const METHOD_NAMES: Record<CopyMethod, string> = {
   dump: "dump CronJob",
   "dump-restic": "restic of the dumps",
   "dump-rsync": "rsync of the dumps",
+  "csi-snapshot": "CSI snapshots (SnapScheduler)",
+  "zfs-snapshot": "ZFS snapshots (TrueNAS)",
+  "truenas-cloudsync": "TrueNAS Cloud Sync, encrypted",
+  "host-restic": "restic (systemd timer)",
 };
 
 const KIND_NAMES: Record<PlannedItem["kind"], string> = {
@@ -85,6 +90,8 @@ const KIND_NAMES: Record<PlannedItem["kind"], string> = {
   postgres: "Postgres dump",
   sqlite: "SQLite",
   redis: "Redis",
+  dataset: "dataset",
+  host: "host",
 };
 
 export function describeRetention(retention: CopyRetention): string {
@@ -95,6 +102,8 @@ export function describeRetention(retention: CopyRetention): string {
       return `last ${retention.keepLast}`;
     case "pgbackrest":
       return `${retention.full} full, ${retention.diff} diff, WAL of the ${retention.archive} newest fulls, ${retention.historyDays} days of history`;
+    case "mirror":
+      return `mirror; replaced files kept ${retention.historyDays} days`;
   }
 }
 
@@ -117,11 +126,13 @@ export interface PlanContext {
   stackFile: string;
   resourceCount: number;
   objectCount: number;
+  /** Tasks installed over SSH on TrueNAS and hosts. */
+  machineTasks: readonly MachineTask[];
 }
 
 export function renderBackupPlan(plan: BackupPlan, report: PolicyReport, context: PlanContext): string {
   const lines: string[] = [];
-  const copies = plan.items.flatMap((item) => item.copies);
+  const copies = plan.items.flatMap((item) => item.copies).filter((copy) => copy.independent);
   const offsite = copies.filter((copy) => copy.site === "offsite");
   const cost = plan.destinations.reduce((sum, destination) => sum + destination.monthlyCost, 0);
   const tierCounts = [1, 2, 3].map((tier) => `${plan.items.filter((item) => item.tier === tier).length} tier ${tier}`).join(", ");
@@ -137,47 +148,80 @@ export function renderBackupPlan(plan: BackupPlan, report: PolicyReport, context
   lines.push(`| Resources | ${context.resourceCount} (${context.objectCount} Kubernetes objects) |`);
   lines.push(`| Policy violations | ${report.mandatory} mandatory, ${report.advisory} advisory |`, "");
 
+  // Apps, then the TrueNAS datasets, then each host: every owner of data gets a node and a section.
+  const owners: Array<{ title: string; node: string; summary: string; items: PlannedItem[] }> = [
+    ...plan.apps.map((app) => ({
+      title: app.name,
+      node: `${app.name}<br/>tier ${app.tier}`,
+      summary: `Tier ${app.tier}, namespace \`${app.namespace}\`, destinations: ${app.destinations.join(", ") || "none"}.`,
+      items: app.items,
+    })),
+    ...plan.items
+      .filter((item) => item.kind === "dataset" || item.kind === "host")
+      .map((item) => ({
+        title: item.kind === "dataset" ? `TrueNAS dataset ${item.name}` : `host ${item.name}`,
+        node: `${item.kind === "dataset" ? "dataset" : "host"} ${item.name}<br/>tier ${item.tier}`,
+        summary: `Tier ${item.tier}, configured at \`${item.configPath}\`.`,
+        items: [item],
+      })),
+  ];
+
   lines.push("## Where each app's data goes", "", "```mermaid", "flowchart LR");
   for (const destination of plan.destinations) {
     lines.push(`  d_${mermaidId(destination.name)}[("${destination.name}<br/>${destination.kind} · ${destination.site}")]`);
   }
-  for (const app of plan.apps) {
-    lines.push(`  a_${mermaidId(app.name)}["${app.name}<br/>tier ${app.tier}"]`);
+  for (const owner of owners) {
+    const id = `a_${mermaidId(owner.title)}`;
+    lines.push(`  ${id}["${owner.node}"]`);
     const targets = new Map<string, Set<string>>();
-    for (const copy of app.items.flatMap((item) => item.copies)) {
+    for (const copy of owner.items.flatMap((item) => item.copies).filter((copy) => copy.independent)) {
       targets.set(copy.destination, (targets.get(copy.destination) ?? new Set()).add(METHOD_NAMES[copy.method]));
     }
-    for (const [destination, methods] of targets) {
-      lines.push(`  a_${mermaidId(app.name)} -->|"${[...methods].join(", ")}"| d_${mermaidId(destination)}`);
-    }
+    for (const [destination, methods] of targets) lines.push(`  ${id} -->|"${[...methods].join(", ")}"| d_${mermaidId(destination)}`);
   }
   lines.push("```", "");
 
   lines.push("## Data", "");
-  lines.push("| App | Data | Tier | Copies | Worst-case RPO | Offsite RPO | Target | Est. cost/month |");
+  lines.push("| Owner | Data | Tier | Copies | Worst-case RPO | Offsite RPO | Target | Est. cost/month |");
   lines.push("| --- | --- | --- | --- | --- | --- | --- | --- |");
   for (const item of plan.items) {
     const target = Number.isFinite(item.rpoTargetHours) ? formatHours(item.rpoTargetHours) : "-";
+    const copies = item.copies.filter((copy) => copy.independent).length;
     lines.push(
-      `| ${item.app} | ${KIND_NAMES[item.kind]} ${item.name} | ${item.tier} | ${item.copies.length} | ${formatHours(item.worstCaseRpoHours)} | ${formatHours(item.offsiteRpoHours)} | ${target} | ${money(item.monthlyCost, plan.currency)} |`,
+      `| ${item.app} | ${KIND_NAMES[item.kind]} ${item.name} | ${item.tier} | ${copies} | ${formatHours(item.worstCaseRpoHours)} | ${formatHours(item.offsiteRpoHours)} | ${target} | ${money(item.monthlyCost, plan.currency)} |`,
     );
   }
-  lines.push("", "RPO is the longest time between two consecutive recovery points of the freshest copy, job run time not included; CNPG clusters archive WAL continuously.", "");
+  lines.push(
+    "",
+    "Copies count independent copies only; local snapshots (CSI, ZFS) roll back mistakes but share the disks. " +
+      "RPO is the longest time between two consecutive recovery points of the freshest copy, job run time not included; CNPG clusters archive WAL continuously.",
+    "",
+  );
 
-  for (const app of plan.apps) {
-    lines.push(`### ${app.name}`, "", `Tier ${app.tier}, namespace \`${app.namespace}\`, destinations: ${app.destinations.join(", ") || "none"}.`, "");
-    if (app.items.length === 0) {
+  for (const owner of owners) {
+    lines.push(`### ${owner.title}`, "", owner.summary, "");
+    if (owner.items.length === 0) {
       lines.push("No data declared.", "");
       continue;
     }
     lines.push("| Data | Copy to | Method | Schedule | Retention | Encrypted | Immutable | Location |");
     lines.push("| --- | --- | --- | --- | --- | --- | --- | --- |");
-    for (const item of app.items) {
+    for (const item of owner.items) {
       if (item.copies.length === 0) lines.push(`| ${KIND_NAMES[item.kind]} ${item.name} | none | | | | | | |`);
       for (const copy of item.copies) lines.push(copyRow(item, copy));
     }
-    const skipped = app.items.flatMap((item) => item.skipped.map((skip) => `- ${KIND_NAMES[item.kind]} ${item.name} skips ${skip.destination}: ${skip.reason}.`));
+    const skipped = owner.items.flatMap((item) => item.skipped.map((skip) => `- ${KIND_NAMES[item.kind]} ${item.name} skips ${skip.destination}: ${skip.reason}.`));
     lines.push("", ...(skipped.length > 0 ? [...skipped, ""] : []));
+  }
+
+  if (context.machineTasks.length > 0) {
+    lines.push("## Machines outside the cluster", "");
+    lines.push("Installed over SSH with the pinned host key; each task's id is kept in its resource, so a change or delete touches exactly that task.", "");
+    lines.push("| Machine | Task | What | Runs |", "| --- | --- | --- | --- |");
+    for (const { machine, address, task } of context.machineTasks) {
+      lines.push(`| ${machine} (\`${address}\`) | \`${task.name}\` | ${task.description} | ${task.schedule.replace(/\*/g, "\\*")} |`);
+    }
+    lines.push("");
   }
 
   lines.push("## Destinations", "");

@@ -35,6 +35,6 @@ export function stackFile(): string {
 }
 
 export function describeData(data: ProtectedData): string {
-  const kind = { volume: "volume", cnpg: "CNPG cluster", postgres: "Postgres database", sqlite: "SQLite file", redis: "Redis" }[data.kind];
+  const kind = { volume: "volume", cnpg: "CNPG cluster", postgres: "Postgres database", sqlite: "SQLite file", redis: "Redis", dataset: "TrueNAS dataset", host: "host" }[data.kind];
   return `Tier ${data.tier} ${kind} ${data.dataId} (app ${data.app})`;
 }

@@ -17,13 +17,13 @@ export const offsiteCopyRequired: ResourceValidationPolicy = {
     const { tiers } = args.getConfig<{ tiers: number[] }>();
     if (!tiers.includes(data.tier)) return args.notApplicable(`tier ${data.tier} is not required to go offsite`);
     if (data.copies.some((copy) => copy.site === "offsite")) return;
-    const onsite = data.copies.map((copy) => copy.destination);
+    const onsite = data.copies.filter((copy) => copy.independent).map((copy) => copy.destination);
     const skipped = data.skipped.map((skip) => ` ${skip.destination} cannot take it: ${skip.reason}.`).join("");
     reportViolation(
       `${describeData(data)} has no offsite copy` +
         (onsite.length > 0 ? ` (its copies go to ${onsite.join(", ")} only).` : " (it has no copies at all).") +
         skipped +
-        ` In ${stackFile()}, add a b2, r2 or ssh destination to apps.${data.app}.destinations or tiers.${data.tier}.destinations.`,
+        ` In ${stackFile()}, add a b2, r2 or ssh destination to ${data.configPath}.destinations or tiers.${data.tier}.destinations.`,
     );
   },
 };

@@ -7,6 +7,9 @@ import { ProgramRun, ProgramRunError } from "../offline/engine";
 import { redact, reveal } from "../offline/wire";
 import { editedConfig, exampleStackConfig, runExample } from "./support/stack";
 
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const isSecret = (value: unknown) => typeof value === "object" && value !== null && SECRET_SIG in value;
+
 describe("the program under mocks (index.ts)", () => {
   let run: ProgramRun;
   before(async () => {
@@ -77,7 +80,15 @@ describe("the program under mocks (index.ts)", () => {
       const plain = JSON.stringify([redact(resource.inputs), redact(resource.outputs)]);
       for (const credential of credentials) assert.ok(!plain.includes(credential), `${resource.urn} holds a credential in plaintext`);
       const revealed = JSON.stringify(reveal(resource.inputs));
-      if (credentials.some((credential) => revealed.includes(credential))) {
+      if (!credentials.some((credential) => revealed.includes(credential))) continue;
+      if (resource.type === "command:local:Command") {
+        // A machine command gets exactly one credential: its SSH key, as a secret environment variable.
+        const environment = resource.inputs.environment as Record<string, unknown>;
+        assert.ok(isSecret(environment) || isSecret(environment.SSH_PRIVATE_KEY), `${resource.urn}: the SSH key is a secret`);
+        const sshKeys = Object.values(config.credentials).flatMap((fields) => ("sshPrivateKey" in fields ? [fields.sshPrivateKey] : []));
+        const others = credentials.filter((credential) => !sshKeys.includes(credential) && revealed.includes(credential));
+        assert.deepEqual(others, [], `${resource.urn} received a credential other than an SSH key`);
+      } else {
         assert.match(resource.type, /^pulumi:providers:(aws|cloudflare)$|^pulumi-nodejs:dynamic:Resource$/, `${resource.urn} received a credential`);
       }
     }

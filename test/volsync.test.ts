@@ -28,7 +28,7 @@ describe("volume backups with VolSync", () => {
     const sources = byKind(run, "ReplicationSource");
     for (const item of plan.items.filter((i) => i.kind === "volume" && i.tier <= 2)) {
       assert.ok(item.copies.length > 0, `${item.id} has copies`);
-      for (const copy of item.copies) {
+      for (const copy of item.copies.filter((c) => c.controller === "volsync")) {
         const source = sources.find(
           ({ manifest }) => manifest.metadata.namespace === item.namespace && manifest.metadata.labels["homelab-backups.dev/data"] === item.id.replace(/\//g, ".") && manifest.metadata.labels["homelab-backups.dev/destination"] === copy.destination,
         );
@@ -40,7 +40,7 @@ describe("volume backups with VolSync", () => {
         assert.equal(source.manifest.spec[mover].volumeSnapshotClassName, "csi-ceph-blockpool");
       }
     }
-    assert.equal(sources.length, plan.items.filter((i) => i.kind === "volume").reduce((n, i) => n + i.copies.length, 0));
+    assert.equal(sources.length, plan.items.filter((i) => i.kind === "volume").reduce((n, i) => n + i.copies.filter((c) => c.controller === "volsync").length, 0));
   });
 
   it("gives every restic volume a repository path of its own", () => {

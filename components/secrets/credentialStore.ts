@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { StackConfig } from "../../domain/config/schema";
 import { LABELS } from "../../domain/naming";
-import { bucketFields, rotationId, SecretOwner } from "../../domain/secrets";
+import { bucketFields, PasswordName, passwordGenerations, rotationId, SecretOwner } from "../../domain/secrets";
 import type { ConsumerCredential } from "../storage/credentials";
 
 export interface CredentialStoreArgs {
@@ -27,6 +27,8 @@ export class CredentialStore extends pulumi.ComponentResource {
 
   /** Store items written, by owner id. */
   readonly items: Record<string, string> = {};
+  /** Generated passwords (secret), by owner id and password name, for consumers outside the cluster. */
+  readonly passwords: Record<string, Partial<Record<PasswordName, pulumi.Output<string>>>> = {};
 
   constructor(name: string, args: CredentialStoreArgs, opts?: pulumi.ComponentResourceOptions) {
     const { config } = args;
@@ -44,13 +46,16 @@ export class CredentialStore extends pulumi.ComponentResource {
       const data: Record<string, pulumi.Input<string>> = {};
       for (const password of owner.passwords) {
         const rotation = config.rotations[rotationId(owner.id, password)] ?? 0;
-        const generated = new random.RandomPassword(
-          `${owner.id}-${password}`,
-          // Letters and digits only: the value lands in URLs, env files and templates unescaped.
-          { length: 48, special: false, keepers: { rotation: String(rotation) } },
-          { parent: this, additionalSecretOutputs: ["result"] },
-        );
-        data[password] = generated.result;
+        for (const { resourceName, generation, field } of passwordGenerations(owner.id, password, rotation)) {
+          const generated = new random.RandomPassword(
+            resourceName,
+            // Letters and digits only: the value lands in URLs, env files and templates unescaped.
+            { length: 48, special: false, keepers: { rotation: String(generation) } },
+            { parent: this, additionalSecretOutputs: ["result"] },
+          );
+          data[field] = generated.result;
+          if (field === password) (this.passwords[owner.id] ??= {})[password] = generated.result;
+        }
       }
       for (const consumer of owner.bucketCredentials) {
         const credential = args.bucketCredentials[consumer.destination]?.[consumer.id];

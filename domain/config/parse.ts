@@ -1,9 +1,9 @@
 /** Validates a stack config: shape first (zod), then the references between its parts. */
 import { ConfigError, didYouMean, formatIssues, formatPath, listAlternatives, Path } from "./errors";
-import { appDestinations, appNamespace, DestinationChoice } from "./resolve";
+import { appDestinations, appNamespace, DestinationChoice, tierDestinations } from "./resolve";
 import { StackConfig, stackConfigSchema } from "./schema";
 import { planBackups } from "../plan";
-import { rotationIds, secretOwners } from "../secrets";
+import { cnpgOwner, rotationIds, secretOwners, UNROTATABLE_PASSWORDS } from "../secrets";
 
 interface Problem {
   path: Path;
@@ -29,13 +29,13 @@ function checkRotations(config: StackConfig): Problem[] {
   if (keys.length === 0) return [];
   const valid = rotationIds(secretOwners(config, planBackups(config)));
   return keys.flatMap((key): Problem[] => {
-    if (key.endsWith("/cipher-pass") && valid.includes(key)) {
-      return [
-        {
-          path: ["rotations", key],
-          message: "pgBackRest cannot re-encrypt an existing repository; a new cipher pass needs a new stanza (see README, Rotation)",
-        },
-      ];
+    const password = UNROTATABLE_PASSWORDS.find((name) => key.endsWith(`/${name}`));
+    if (password && valid.includes(key)) {
+      const why =
+        password === "cipher-pass"
+          ? "pgBackRest cannot re-encrypt an existing repository; a new cipher pass needs a new stanza"
+          : "TrueNAS Cloud Sync (rclone crypt) cannot re-encrypt what it uploaded; a new password or salt needs a new remote folder";
+      return [{ path: ["rotations", key], message: `${why} (see README, Rotation)` }];
     }
     if (valid.includes(key)) return [];
     const suggestion = didYouMean(key, valid);
@@ -51,7 +51,72 @@ function crossCheck(config: StackConfig): Problem[] {
     ...checkCnpgClusters(config),
     ...checkCredentials(config),
     ...checkSecretStore(config),
+    ...checkMachines(config),
+    ...checkOwnerIds(config),
   ];
+}
+
+/**
+ * Each owner of generated credentials gets its own secret-store item named by its id: an app by
+ * its name, a CNPG cluster as "pg-<cluster>", a dataset as "truenas-<dataset>", a host as
+ * "host-<host>". Two owners with one id would read each other's credentials.
+ */
+function checkOwnerIds(config: StackConfig): Problem[] {
+  const claimed = new Map<string, string>([["truenas", "TrueNAS's own cloud sync credentials"]]);
+  for (const name of Object.keys(config.truenas?.datasets ?? {})) claimed.set(`truenas-${name}`, `truenas.datasets.${name}`);
+  for (const name of Object.keys(config.hosts)) claimed.set(`host-${name}`, `hosts.${name}`);
+  const problems: Problem[] = [];
+  const clusters = new Set<string>(); // a cluster declared twice is checkCnpgClusters' error
+  for (const [appName, app] of Object.entries(config.apps)) {
+    for (const [dbName, db] of Object.entries(app.databases)) {
+      if (db.engine !== "cnpg") continue;
+      const namespace = db.namespace ?? appNamespace(appName, app);
+      if (clusters.has(`${namespace}/${db.cluster ?? dbName}`)) continue;
+      clusters.add(`${namespace}/${db.cluster ?? dbName}`);
+      const id = cnpgOwner(db.cluster ?? dbName);
+      const where = `apps.${appName}.databases.${dbName} (namespace ${namespace})`;
+      const earlier = claimed.get(id);
+      if (earlier) {
+        problems.push({
+          path: ["apps", appName, "databases", dbName, "cluster"],
+          message: `the credentials of CNPG cluster ${db.cluster ?? dbName} would share the store item of ${earlier}; give one of the clusters another name`,
+        });
+      } else claimed.set(id, where);
+    }
+  }
+  for (const appName of Object.keys(config.apps)) {
+    const earlier = claimed.get(appName);
+    if (earlier) {
+      problems.push({
+        path: ["apps", appName],
+        message: `the app's credentials would share the store item homelab-backups-${config.cluster.name}-${appName} with ${earlier}; rename the app`,
+      });
+    }
+  }
+  return problems;
+}
+
+/** TrueNAS datasets and hosts: destinations exist, and cloud sync knows TrueNAS's credential for each. */
+function checkMachines(config: StackConfig): Problem[] {
+  const problems: Problem[] = [];
+  for (const [name, dataset] of Object.entries(config.truenas?.datasets ?? {})) {
+    const path = ["truenas", "datasets", name, "destinations"];
+    if (dataset.destinations) problems.push(...unknownDestination(config, { names: dataset.destinations, path }));
+    const names = dataset.destinations ?? tierDestinations(config, dataset.tier).names;
+    for (const destination of names) {
+      const kind = config.destinations[destination]?.kind;
+      if ((kind === "b2" || kind === "r2") && config.truenas!.cloudCredentials[destination] === undefined) {
+        problems.push({
+          path: ["truenas", "cloudCredentials", destination],
+          message: `is required: the id of TrueNAS's cloud credential for ${destination}, which datasets.${name} syncs to (create it from the ${destination}-truenas key in the store item homelab-backups-${config.cluster.name}-truenas)`,
+        });
+      }
+    }
+  }
+  for (const [name, host] of Object.entries(config.hosts)) {
+    if (host.destinations) problems.push(...unknownDestination(config, { names: host.destinations, path: ["hosts", name, "destinations"] }));
+  }
+  return problems;
 }
 
 function checkSecretStore(config: StackConfig): Problem[] {
@@ -191,18 +256,31 @@ const CREDENTIAL_FIELDS = {
   r2: ["apiToken"],
   nfs: [],
   ssh: [],
+  machine: ["sshPrivateKey"],
 } as const;
 
 function checkCredentials(config: StackConfig): Problem[] {
   const problems: Problem[] = [];
-  for (const [name, destination] of Object.entries(config.destinations)) {
-    const needed: readonly string[] = CREDENTIAL_FIELDS[destination.kind];
+  // Credentials are keyed by destination, "truenas" or host name: the names must not collide.
+  for (const host of Object.keys(config.hosts)) {
+    if (config.destinations[host] || host === "truenas") {
+      problems.push({ path: ["hosts", host], message: `"${host}" is already the name of ${host === "truenas" ? "the TrueNAS entry" : "a destination"}; credentials.${host} would be ambiguous` });
+    }
+  }
+  const owners: Array<[string, keyof typeof CREDENTIAL_FIELDS]> = [
+    ...Object.entries(config.destinations).map(([name, destination]): [string, keyof typeof CREDENTIAL_FIELDS] => [name, destination.kind]),
+    ...(config.truenas ? [["truenas", "machine"] as [string, "machine"]] : []),
+    ...Object.keys(config.hosts).map((host): [string, "machine"] => [host, "machine"]),
+  ];
+  for (const [name, kind] of owners) {
+    const needed: readonly string[] = CREDENTIAL_FIELDS[kind];
     const given = config.credentials[name] ?? {};
+    const what = kind === "machine" ? (name === "truenas" ? "the TrueNAS box" : `host "${name}"`) : `${kind} destination "${name}"`;
     for (const field of needed) {
       if (!given[field as keyof typeof given]) {
         problems.push({
           path: ["credentials", name, field],
-          message: `is required for ${destination.kind} destination "${name}"; set it with \`pulumi config set --secret --path 'credentials.${name}.${field}' <value>\``,
+          message: `is required for ${what}; set it with \`pulumi config set --secret --path 'credentials.${name}.${field}' <value>\``,
         });
       }
     }
@@ -210,14 +288,15 @@ function checkCredentials(config: StackConfig): Problem[] {
       if (!needed.includes(field)) {
         problems.push({
           path: ["credentials", name, field],
-          message: `is not used by ${destination.kind} destinations${needed.length ? `; they take ${listAlternatives(needed)}` : ""}`,
+          message: `is not used by ${kind === "machine" ? "SSH connections" : `${kind} destinations`}${needed.length ? `; they take ${listAlternatives(needed)}` : ""}`,
         });
       }
     }
   }
+  const known = owners.map(([name]) => name);
   for (const name of Object.keys(config.credentials)) {
-    if (!config.destinations[name]) {
-      const suggestion = didYouMean(name, Object.keys(config.destinations));
+    if (!known.includes(name)) {
+      const suggestion = didYouMean(name, known);
       problems.push({ path: ["credentials", name], message: `no destination is named "${name}"${suggestion ? `; did you mean "${suggestion}"?` : ""}` });
     }
   }

@@ -170,18 +170,22 @@ const r2Destination = z.strictObject({
   ...destinationCommon,
 });
 
-const sshDestination = z.strictObject({
-  kind: z.literal("ssh").describe("Offsite NAS reached by rsync over SSH"),
-  host: hostname().describe("SSH host"),
-  port: z.int().min(1).max(65535).default(22).describe("SSH port"),
-  user: z.string().regex(/^[a-z_][a-z0-9_-]*$/, { error: "must be a Unix user name" }).describe("SSH user"),
-  path: absolutePath().describe("Directory backups are written under"),
-  hostKey: z
+const unixUser = () => z.string().regex(/^[a-z_][a-z0-9_-]*$/, { error: "must be a Unix user name" });
+const hostKey = () =>
+  z
     .string()
     .regex(/^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}$/, {
       error: 'must be a public host key line "<type> <base64>", e.g. from `ssh-keyscan -t ed25519 <host>`',
     })
-    .describe("Pinned host key; connections to any other key fail"),
+    .describe("Pinned host key; connections to any other key fail");
+
+const sshDestination = z.strictObject({
+  kind: z.literal("ssh").describe("Offsite NAS reached by rsync over SSH"),
+  host: hostname().describe("SSH host"),
+  port: z.int().min(1).max(65535).default(22).describe("SSH port"),
+  user: unixUser().describe("SSH user"),
+  path: absolutePath().describe("Directory backups are written under"),
+  hostKey: hostKey(),
   privateKeyRef: storeKey().optional().describe('Secret-store reference of the client key (default "<destination>/ssh-private-key")'),
   ...destinationCommon,
 });
@@ -285,11 +289,56 @@ export const appSchema = z.strictObject({
   redis: z.record(dnsLabel(), redisSchema).default({}).describe("Redis instances backed up as RDB snapshots"),
 });
 
+const datasetSchema = z.strictObject({
+  dataset: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*(\/[A-Za-z0-9][A-Za-z0-9_.: -]*)+$/, { error: 'must be a ZFS dataset "<pool>/<name>", e.g. "storage0/images"' })
+    .describe("ZFS dataset"),
+  tier: z.literal([1, 2, 3]).describe("Data tier: 1 irreplaceable, 2 important, 3 replaceable"),
+  path: absolutePath().optional().describe("Mountpoint cloud sync reads (default /mnt/<dataset>)"),
+  recursive: z.boolean().default(false).describe("Snapshot child datasets too"),
+  destinations: z.array(dnsLabel()).optional().describe("Offsite destinations of the cloud sync (default: the tier's b2/r2)"),
+  schedule: scheduleOverride.optional(),
+  retention: retentionOverride.optional(),
+  expectedSize: quantity().optional().describe("Expected data size, for cost estimates"),
+});
+
+export const truenasSchema = z
+  .strictObject({
+    host: hostname().describe("TrueNAS SCALE host, reached over SSH to run the middleware client (midclt)"),
+    port: z.int().min(1).max(65535).default(22).describe("SSH port"),
+    user: unixUser().default("root").describe("SSH user allowed to run midclt"),
+    hostKey: hostKey(),
+    cloudCredentials: z
+      .record(dnsLabel(), z.int().min(1))
+      .default({})
+      .describe("TrueNAS cloud credential id per offsite destination (System > Credentials > Backup Credentials)"),
+    datasets: z.record(dnsLabel(), datasetSchema).default({}).describe("Datasets: periodic snapshots, and cloud sync offsite where the tier asks"),
+  })
+  .describe("The TrueNAS box: snapshot and cloud sync tasks managed over SSH");
+
+const hostSchema = z.strictObject({
+  host: hostname().describe("SSH host"),
+  port: z.int().min(1).max(65535).default(22).describe("SSH port"),
+  user: unixUser().default("root").describe("SSH user with root rights (the backup reads every file)"),
+  hostKey: hostKey(),
+  tier: z.literal([1, 2, 3]).describe("Data tier: 1 irreplaceable, 2 important, 3 replaceable"),
+  paths: z.array(absolutePath()).min(1).describe("Paths to back up"),
+  excludes: z.array(z.string().min(1)).default([]).describe("restic --exclude patterns"),
+  preHook: z.string().min(1).optional().describe('Shell run before the backup, e.g. "pg_dumpall > /var/backup/pg.sql"'),
+  postHook: z.string().min(1).optional().describe("Shell run after the backup, even when it failed"),
+  destinations: z.array(dnsLabel()).optional().describe("Offsite destinations (default: the tier's b2/r2)"),
+  schedule: scheduleOverride.optional(),
+  retention: retentionOverride.optional(),
+  expectedSize: quantity().optional().describe("Expected data size, for cost estimates"),
+});
+
 const tierOverride = z.strictObject({
   destinations: z.array(dnsLabel()).optional().describe("Destinations of the tier's copies"),
   schedule: scheduleOverride.optional(),
   retention: retentionOverride.optional(),
   dumpKeep: count().optional().describe("Dump files kept on the NAS"),
+  snapshots: retentionSchema.optional().describe("Local snapshots kept, per period (CSI snapshots of volumes, ZFS snapshots of datasets)"),
   restoreDrillDays: count().optional().describe("Days between restore drills (0: none)"),
 });
 
@@ -338,12 +387,13 @@ const destinationCredentials = z.strictObject({
   applicationKeyId: secretString().optional().describe("b2: id of a key with writeBuckets, writeKeys, deleteKeys"),
   applicationKey: secretString().optional().describe("b2: that key's secret"),
   apiToken: secretString().optional().describe("r2: Cloudflare API token with R2 and API-token write"),
+  sshPrivateKey: secretString().optional().describe('"truenas" and hosts: the private key Pulumi connects with'),
 });
 
 export const credentialsSchema = z
   .record(dnsLabel(), destinationCredentials)
   .default({})
-  .describe("Secret, set with `pulumi config set --secret --path`: per destination, the credentials Pulumi itself uses");
+  .describe('Secret, set with `pulumi config set --secret --path`: per destination, "truenas" or host, the credentials Pulumi itself uses');
 
 const imageRef = () =>
   z.string().refine(isPinned, { error: 'must be pinned to an exact version tag or a digest, e.g. "docker.io/restic/restic:0.18.1" or "...@sha256:<digest>"' });
@@ -376,6 +426,13 @@ export const operatorsSchema = z
       })
       .prefault({})
       .describe("CSI snapshot controller (VolumeSnapshots)"),
+    snapscheduler: z
+      .strictObject({
+        manage: z.boolean().default(false).describe("Install SnapScheduler with a pinned Helm chart"),
+        namespace: dnsLabel().default("snapscheduler").describe("Namespace of the release"),
+      })
+      .prefault({})
+      .describe("SnapScheduler (scheduled CSI snapshots)"),
   })
   .describe("Operators the program may install; most homelabs install them with Flux");
 
@@ -396,6 +453,8 @@ export const stackConfigSchema = z.strictObject({
   notifications: notificationsSchema.optional(),
   pricing: pricingSchema.prefault({}),
   credentials: credentialsSchema,
+  truenas: truenasSchema.optional(),
+  hosts: z.record(dnsLabel(), hostSchema).default({}).describe("Machines outside the cluster backed up with restic through systemd timers"),
   rotations: rotationsSchema,
   images: imagesSchema.prefault({}),
   operators: operatorsSchema.prefault({}),
@@ -410,6 +469,8 @@ export type DatabaseConfig = AppConfig["databases"][string];
 export type SqliteConfig = z.output<typeof sqliteSchema>;
 export type RedisConfig = z.output<typeof redisSchema>;
 export type TierOverride = z.output<typeof tierOverride>;
+export type DatasetConfig = z.output<typeof datasetSchema>;
+export type HostConfig = z.output<typeof hostSchema>;
 
 /** Top-level keys that hold secrets; their values never appear in messages. */
 export const SECRET_KEYS = ["credentials"] as const;

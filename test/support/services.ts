@@ -282,7 +282,7 @@ export async function sshKeygen(file: string): Promise<string> {
  * /run/sshd, which only the openssh-server service creates: it is created here when missing (an
  * empty root-owned directory, as the service would make it) and removed again at stop.
  */
-export async function startSshd(): Promise<Sshd> {
+export async function startSshd(options: { sessionEnv?: Record<string, string> } = {}): Promise<Sshd> {
   const root = tempDir("sshd");
   chmodSync(root, 0o755);
   const hostKey = join(root, "host_ed25519");
@@ -309,6 +309,9 @@ export async function startSshd(): Promise<Sshd> {
       "X11Forwarding no",
       "PrintMotd no",
       "LogLevel ERROR",
+      // SetEnv is applied after sshd's own defaults, so it can put fake tools first on PATH. Only
+      // the first SetEnv line counts: every variable goes on one.
+      ...(options.sessionEnv ? [`SetEnv ${Object.entries(options.sessionEnv).map(([name, value]) => `"${name}=${value}"`).join(" ")}`] : []),
       "",
     ].join("\n"),
   );

@@ -1,0 +1,183 @@
+/**
+ * What runs on the machines outside the cluster: TrueNAS periodic snapshot and cloud sync tasks
+ * (managed through the middleware client), and host backups (restic under a systemd timer).
+ * Each becomes one remote script to create and one to delete, run over SSH by domain/ssh.ts.
+ */
+import type { StackConfig } from "./config/schema";
+import type { PlannedCopy, PlannedItem } from "./plan";
+import { kubeName } from "./naming";
+import { resticRepository } from "./repositories";
+import {
+  CLOUDSYNC_SECRET_ENV,
+  cloudSyncTaskCommands,
+  cronToTruenasSchedule,
+  cronToTruenasSnapshotSchedule,
+  lifetimeForRetention,
+  RetentionPeriod,
+  snapshotTaskCommands,
+} from "./truenas";
+import { cronToOnCalendar, hostBackupPaths, hostBackupScript, installCommands, prepareCommands, systemdUnits, uninstallCommands } from "./hostBackup";
+import { SshTarget } from "./ssh";
+
+export interface RemoteTask {
+  /** Logical name, stable across schedule changes. */
+  name: string;
+  /** What the task is, for people. */
+  description: string;
+  /** When it runs, as the machine is told: a TrueNAS schedule or a systemd OnCalendar. */
+  schedule: string;
+  create: string;
+  delete: string;
+  /** Local environment variables the remote side needs (secrets, and the recorded stdout). */
+  forward: string[];
+}
+
+export function truenasTarget(config: StackConfig): SshTarget {
+  const truenas = config.truenas!;
+  return { host: truenas.host, port: truenas.port, user: truenas.user, hostKey: truenas.hostKey };
+}
+
+export function hostTarget(config: StackConfig, item: PlannedItem): SshTarget {
+  const host = config.hosts[item.name];
+  return { host: host.host, port: host.port, user: host.user, hostKey: host.hostKey };
+}
+
+/** The snapshot tasks (one per period) and cloud sync tasks (one per offsite copy) of a dataset. */
+export function datasetTasks(config: StackConfig, item: PlannedItem): RemoteTask[] {
+  const dataset = config.truenas!.datasets[item.name];
+  const tasks: RemoteTask[] = [];
+  for (const copy of item.copies) {
+    if (copy.method === "zfs-snapshot") {
+      const period = copy.schedule.spec as RetentionPeriod;
+      const count = copy.retention.kind === "gfs" ? (copy.retention[period as keyof typeof copy.retention] as number) : 1;
+      const commands = snapshotTaskCommands({
+        dataset: dataset.dataset,
+        recursive: dataset.recursive,
+        ...lifetimeForRetention(period, count),
+        naming_schema: `auto-${period}-%Y-%m-%d_%H-%M`,
+        schedule: cronToTruenasSnapshotSchedule(copy.schedule.controllerCron),
+      });
+      tasks.push({
+        name: kubeName([item.name, "snapshots", period]),
+        description: `${period} ZFS snapshots of ${dataset.dataset}, kept ${count}`,
+        schedule: describeTruenasSchedule(cronToTruenasSnapshotSchedule(copy.schedule.controllerCron)),
+        create: commands.create,
+        delete: commands.delete,
+        forward: ["PULUMI_COMMAND_STDOUT"],
+      });
+    } else if (copy.method === "truenas-cloudsync") {
+      const commands = cloudSyncTaskCommands({
+        description: `homelab-backups ${item.id} to ${copy.destination}`,
+        path: dataset.path ?? `/mnt/${dataset.dataset}`,
+        credentials: config.truenas!.cloudCredentials[copy.destination],
+        attributes: { bucket: copy.location, folder: item.name },
+        // COPY never deletes offsite: a wiped or encrypted dataset cannot take the copy with it.
+        transfer_mode: "COPY",
+        schedule: cronToTruenasSchedule(copy.schedule.controllerCron),
+        encryption: true,
+        snapshot: true,
+      });
+      tasks.push({
+        name: kubeName([item.name, "cloudsync", copy.destination]),
+        description: `encrypted cloud sync of ${dataset.dataset} to ${copy.destination} (${copy.location}/${item.name})`,
+        schedule: describeTruenasSchedule(cronToTruenasSchedule(copy.schedule.controllerCron)),
+        create: commands.create,
+        delete: commands.delete,
+        forward: ["PULUMI_COMMAND_STDOUT", CLOUDSYNC_SECRET_ENV.password, CLOUDSYNC_SECRET_ENV.salt],
+      });
+    }
+  }
+  return tasks;
+}
+
+/** Secrets a host's install forwards; the environment file on the host is built from them. */
+export const HOST_SECRET_ENV = ["RESTIC_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] as const;
+
+/** Installs (and on delete removes) one host's restic backup to one destination. */
+export function hostTask(config: StackConfig, item: PlannedItem, copy: PlannedCopy): RemoteTask {
+  const host = config.hosts[item.name];
+  const name = kubeName([item.name, copy.destination]);
+  const paths = hostBackupPaths(name);
+  const keep = copy.retention.kind === "gfs" ? (({ kind: _kind, ...buckets }) => buckets)(copy.retention) : undefined;
+  const script = hostBackupScript({
+    host: item.name,
+    paths: host.paths,
+    excludes: host.excludes,
+    preHook: host.preHook,
+    postHook: host.postHook,
+    keep,
+    tag: "homelab-backups",
+    environmentFile: paths.environmentFile,
+    notify: config.notifications ? { ntfyUrl: config.notifications.ntfy.url } : undefined,
+  });
+  const onCalendar = cronToOnCalendar(copy.schedule.controllerCron);
+  const units = systemdUnits({
+    name,
+    schedule: onCalendar,
+    environmentFile: paths.environmentFile,
+    scriptPath: paths.script,
+    description: `homelab-backups: restic backup of ${item.name} to ${copy.destination}`,
+  });
+  const target = config.destinations[copy.destination];
+  const region = target.kind === "b2" ? target.region : "auto";
+  const file = (path: string, content: string, delimiter: string) => `cat >${shellWord(path)} <<'${delimiter}'\n${content.replace(/\n$/, "")}\n${delimiter}`;
+  const create = [
+    prepareCommands(paths),
+    file(paths.script, script, "HOMELAB_BACKUPS_SCRIPT_EOF"),
+    file(paths.service, units.service, "HOMELAB_BACKUPS_SERVICE_EOF"),
+    file(paths.timer, units.timer, "HOMELAB_BACKUPS_TIMER_EOF"),
+    "umask 077",
+    // Secrets arrive in the session's environment, never in this text; the file is root's alone.
+    `{ printf 'RESTIC_REPOSITORY=%s\\n' ${shellWord(resticRepository(config, item, copy))}`,
+    `  printf 'AWS_DEFAULT_REGION=%s\\n' ${shellWord(region)}`,
+    ...HOST_SECRET_ENV.map((key) => `  printf '${key}=%s\\n' "$${key}"`),
+    `} >${shellWord(paths.environmentFile)}`,
+    `chmod 600 ${shellWord(paths.environmentFile)}`,
+    installCommands(paths),
+  ].join("\n");
+  return {
+    name,
+    description: `restic backup of ${item.name} (${host.paths.join(", ")}) to ${copy.destination}`,
+    schedule: onCalendar.map((expression) => `OnCalendar=${expression}`).join(" "),
+    create,
+    delete: uninstallCommands(paths),
+    forward: [...HOST_SECRET_ENV],
+  };
+}
+
+function shellWord(text: string): string {
+  return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+/** A TrueNAS schedule object in the words of its UI: "minute 15, hour *, ...". */
+function describeTruenasSchedule(schedule: { minute: string; hour: string; dom: string; month: string; dow: string; begin?: string; end?: string }): string {
+  const window = schedule.begin && !(schedule.begin === "00:00" && schedule.end === "23:59") ? ` between ${schedule.begin} and ${schedule.end}` : "";
+  return `minute ${schedule.minute}, hour ${schedule.hour}, day ${schedule.dom}, month ${schedule.month}, weekday ${schedule.dow}${window}`;
+}
+
+export interface MachineTask {
+  /** Where the task lives: "truenas" or the host's name. */
+  machine: string;
+  /** The SSH address the task is installed through. */
+  address: string;
+  /** The config key of the dataset or host. */
+  configPath: string;
+  task: RemoteTask;
+}
+
+/** Every task the program installs outside the cluster, in plan order (for BACKUP-PLAN.md). */
+export function machineTasks(config: StackConfig, items: readonly PlannedItem[]): MachineTask[] {
+  return items.flatMap((item): MachineTask[] => {
+    if (item.kind === "dataset") {
+      const address = truenasTarget(config).host;
+      return datasetTasks(config, item).map((task) => ({ machine: "truenas", address, configPath: item.configPath, task }));
+    }
+    if (item.kind === "host") {
+      const address = hostTarget(config, item).host;
+      return item.copies
+        .filter((copy) => copy.method === "host-restic")
+        .map((copy) => ({ machine: item.name, address, configPath: item.configPath, task: hostTask(config, item, copy) }));
+    }
+    return [];
+  });
+}
