@@ -5,6 +5,7 @@ import { CnpgBackup } from "./cnpgBackup";
 import { BackupContext } from "./context";
 import { DumpBackup } from "./dumpBackup";
 import { DumpOffsite } from "./dumpOffsite";
+import { RestoreDrill } from "./restoreDrill";
 import { VolumeBackup } from "./volumeBackup";
 import { kubernetesObject } from "./kubernetes";
 import { kopiaMaintenance } from "../domain/volsync";
@@ -50,6 +51,9 @@ export class AppBackup extends pulumi.ComponentResource {
       if (item.kind === "volume") new VolumeBackup(childName, childArgs, childOpts);
       else if (item.kind === "cnpg") new CnpgBackup(childName, childArgs, childOpts);
       else new DumpBackup(childName, childArgs, childOpts);
+      for (const job of args.context.plan.jobs.filter((j) => j.kind === "restore-drill" && j.itemId === item.id)) {
+        new RestoreDrill(`${childName}-drill`, { item, job, context: args.context }, { ...childOpts, dependsOn: args.context.operators });
+      }
     }
     this.registerOutputs({});
   }

@@ -28,7 +28,7 @@ export class CnpgBackup extends pulumi.ComponentResource {
     super(COMPONENT_TYPES.cnpg, name, protectionOf(item), opts);
     const { config, plan, operators } = args.context;
     if (item.copies.length === 0) {
-      this.registerOutputs({});
+      this.registerOutputs(protectionOf(item));
       return;
     }
     const secret = kubernetesObject(
@@ -52,6 +52,7 @@ export class CnpgBackup extends pulumi.ComponentResource {
       const backupName = (backup.metadata as { name: string }).name;
       kubernetesObject(`${name}-${backupName}`, backup, { parent: this, dependsOn: [cluster] });
     }
-    this.registerOutputs({});
+    // Stack policies read the declaration from the outputs (resource policies from the inputs).
+    this.registerOutputs(protectionOf(item));
   }
 }

@@ -35,6 +35,7 @@ export class DatasetBackup extends pulumi.ComponentResource {
       }
       machineCommand(`${name}-${task.name}`, target, task, environment, { parent: this });
     }
-    this.registerOutputs({});
+    // Stack policies read the declaration from the outputs (resource policies from the inputs).
+    this.registerOutputs(protectionOf(item));
   }
 }

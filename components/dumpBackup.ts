@@ -34,6 +34,7 @@ export class DumpBackup extends pulumi.ComponentResource {
         : undefined;
       kubernetesObject(`${name}-dump`, dumpCronJob(config, item, dump), { parent: this, dependsOn: secret ? [secret] : [] });
     }
-    this.registerOutputs({});
+    // Stack policies read the declaration from the outputs (resource policies from the inputs).
+    this.registerOutputs(protectionOf(item));
   }
 }

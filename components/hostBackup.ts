@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { hostTarget, hostTask } from "../domain/machines";
+import { hostDrillTask, hostTarget, hostTask } from "../domain/machines";
 import { PlannedItem } from "../domain/plan";
 import { protectionOf } from "../domain/protection";
 import { COMPONENT_TYPES } from "../domain/types";
@@ -20,7 +20,7 @@ export interface HostBackupArgs {
   bucketCredentials: Record<string, ConsumerCredential | undefined>;
 }
 
-/** A host's restic backups: script, systemd service and timer per destination, installed over SSH. */
+/** A host's restic backups and restore drill: script, systemd service and timer each, installed over SSH. */
 export class HostBackup extends pulumi.ComponentResource {
   static readonly __pulumiType = COMPONENT_TYPES.host;
 
@@ -29,11 +29,12 @@ export class HostBackup extends pulumi.ComponentResource {
     super(COMPONENT_TYPES.host, name, protectionOf(item), opts);
     const { config } = args.context;
     const target = hostTarget(config, item);
+    const installed = new Map<string, pulumi.Resource>();
     for (const copy of item.copies.filter((c) => c.method === "host-restic")) {
       const credential = args.bucketCredentials[copy.destination];
       if (!credential) throw new Error(`no bucket credential for ${item.id} on ${copy.destination}`);
       const task = hostTask(config, item, copy);
-      machineCommand(
+      const command = machineCommand(
         `${name}-${copy.destination}`,
         target,
         task,
@@ -45,7 +46,14 @@ export class HostBackup extends pulumi.ComponentResource {
         },
         { parent: this },
       );
+      installed.set(copy.id, command);
     }
-    this.registerOutputs({});
+    // The drill reads the backup's environment file, so it is installed after the backup.
+    for (const job of args.context.plan.jobs.filter((j) => j.kind === "restore-drill" && j.itemId === item.id)) {
+      const backup = installed.get(job.copyId ?? "");
+      machineCommand(`${name}-drill`, target, hostDrillTask(config, item, job), { SSH_PRIVATE_KEY: args.sshPrivateKey }, { parent: this, dependsOn: backup ? [backup] : [] });
+    }
+    // Stack policies read the declaration from the outputs (resource policies from the inputs).
+    this.registerOutputs(protectionOf(item));
   }
 }

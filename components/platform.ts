@@ -11,6 +11,7 @@ import { BackupContext } from "./context";
 import { Operators } from "./operators";
 import { SnapshotSchedules } from "./snapshotSchedules";
 import { DatasetBackup } from "./datasetBackup";
+import { RestoreDrill } from "./restoreDrill";
 import { HostBackup } from "./hostBackup";
 import { NasShare } from "./nasShare";
 import { nasMounts } from "../domain/nas";
@@ -111,6 +112,10 @@ export class BackupPlatform extends pulumi.ComponentResource {
           },
           { parent: this },
         );
+        // The drill runs in the cluster's system namespace: it needs only the bucket and the passwords.
+        for (const job of plan.jobs.filter((j) => j.kind === "restore-drill" && j.itemId === item.id)) {
+          new RestoreDrill(`truenas-${item.name}-drill`, { item, job, context }, { parent: this, providers: { kubernetes: context.kubernetes }, dependsOn: [this.systemNamespace] });
+        }
       } else if (item.kind === "host") {
         const credentials = Object.fromEntries(
           item.copies.map((copy) => [copy.destination, Object.values(bucketCredentials[copy.destination] ?? {}).find((c) => c.consumer.owner === item.app)]),

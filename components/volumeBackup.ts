@@ -77,6 +77,7 @@ export class VolumeBackup extends pulumi.ComponentResource {
         ignoreChanges: ["spec.dataSourceRef", "spec.dataSource"],
       });
     }
-    this.registerOutputs({});
+    // Stack policies read the declaration from the outputs (resource policies from the inputs).
+    this.registerOutputs(protectionOf(item));
   }
 }

@@ -25,7 +25,7 @@ type Manifest = Record<string, unknown>;
 /** Dump and offsite jobs run as "nobody" (it exists in every alpine image: ssh needs a passwd entry). */
 export const JOB_UID = 65534;
 export const JOB_GID = 65534;
-const BACKUP_MOUNT = "/backup";
+export const BACKUP_MOUNT = "/backup";
 
 export function dumpDirectory(config: StackConfig, app: string): string {
   return `${BACKUP_MOUNT}/${config.cluster.name}/dumps/${app}`;
@@ -37,7 +37,7 @@ function nasOf(item: PlannedItem): { claim: string } {
   return { claim: nasClaimName(dump.destination) };
 }
 
-function jobLabels(app: string, tier: number, data: string, destination?: string): Record<string, string> {
+export function jobLabels(app: string, tier: number, data: string, destination?: string): Record<string, string> {
   return {
     [LABELS.managedBy]: "homelab-backups",
     [LABELS.app]: labelValue(app),
@@ -53,7 +53,7 @@ function splitRef(ref: string): [string, string] {
 }
 
 /** Store values every job may need: the ntfy token and the healthchecks ping URL. */
-function notificationValues(config: StackConfig, slug: string): { values: StoreValue[]; template: Record<string, string> } {
+export function notificationValues(config: StackConfig, slug: string): { values: StoreValue[]; template: Record<string, string> } {
   const values: StoreValue[] = [];
   const template: Record<string, string> = {};
   const notifications = config.notifications;
@@ -96,11 +96,11 @@ export function dumpSecretRecipe(config: StackConfig, item: PlannedItem): Secret
   return { name: kubeName(["hb", item.app, item.name, "dump"]), namespace: item.namespace, template, values };
 }
 
-function podSecurity(uid: number, gid: number): Manifest {
+export function podSecurity(uid: number, gid: number): Manifest {
   return { runAsNonRoot: true, runAsUser: uid, runAsGroup: gid, fsGroup: gid, fsGroupChangePolicy: "OnRootMismatch", seccompProfile: { type: "RuntimeDefault" } };
 }
 
-const JOB_RESOURCES = { requests: { cpu: "50m", memory: "128Mi" }, limits: { memory: "1Gi" } };
+export const JOB_RESOURCES = { requests: { cpu: "50m", memory: "128Mi" }, limits: { memory: "1Gi" } };
 
 interface JobSpec {
   name: string;

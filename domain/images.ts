@@ -16,6 +16,10 @@ export const DEFAULT_IMAGES = {
   sqlite: "docker.io/keinos/sqlite3:3.47.2",
   /** rsync over SSH to an offsite NAS (alpine: rsync, openssh-client, wget). */
   rsync: "docker.io/instrumentisto/rsync-ssh:alpine3.21",
+  /** pgbackrest for CNPG restore drills: the plugin's own sidecar image, so versions match. */
+  pgbackrest: "registry.hub.docker.com/dalibo/cnpg-pgbackrest-sidecar:0.0.3",
+  /** rclone for restore drills of TrueNAS Cloud Sync copies (alpine: sh, wget). */
+  rclone: "docker.io/rclone/rclone:1.71.2",
 } as const;
 
 export type ImageName = keyof typeof DEFAULT_IMAGES;

@@ -4,7 +4,9 @@
  * Each becomes one remote script to create and one to delete, run over SSH by domain/ssh.ts.
  */
 import type { StackConfig } from "./config/schema";
-import type { PlannedCopy, PlannedItem } from "./plan";
+import type { BackupPlan, PlannedCopy, PlannedItem, PlannedJob } from "./plan";
+import { resticVolumeDrillScript } from "./jobs/drills";
+import { DRILL_READ_PERCENT, DRILL_SAMPLE_FILES } from "./drillSchedule";
 import { kubeName } from "./naming";
 import { resticRepository } from "./repositories";
 import {
@@ -90,6 +92,11 @@ export function datasetTasks(config: StackConfig, item: PlannedItem): RemoteTask
   return tasks;
 }
 
+/** A shell step that writes `content` to `path` through a quoted here-document (no expansion). */
+function file(path: string, content: string, delimiter: string): string {
+  return `cat >${shellWord(path)} <<'${delimiter}'\n${content.replace(/\n$/, "")}\n${delimiter}`;
+}
+
 /** Secrets a host's install forwards; the environment file on the host is built from them. */
 export const HOST_SECRET_ENV = ["RESTIC_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] as const;
 
@@ -120,7 +127,6 @@ export function hostTask(config: StackConfig, item: PlannedItem, copy: PlannedCo
   });
   const target = config.destinations[copy.destination];
   const region = target.kind === "b2" ? target.region : "auto";
-  const file = (path: string, content: string, delimiter: string) => `cat >${shellWord(path)} <<'${delimiter}'\n${content.replace(/\n$/, "")}\n${delimiter}`;
   const create = [
     prepareCommands(paths),
     file(paths.script, script, "HOMELAB_BACKUPS_SCRIPT_EOF"),
@@ -149,6 +155,51 @@ function shellWord(text: string): string {
   return `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
+/** Marks a host command as a restore drill, with its cron, for the policy pack to find. */
+export const HOST_DRILL_MARKER = "# homelab-backups restore drill";
+
+/**
+ * A restore drill on a host: a second systemd service and timer that checks a share of the
+ * repository and restores sample files, reading the backup's own environment file.
+ */
+export function hostDrillTask(config: StackConfig, item: PlannedItem, job: PlannedJob): RemoteTask {
+  const copy = item.copies.find((c) => c.id === job.copyId);
+  if (!copy || copy.method !== "host-restic") throw new Error(`${job.id}: host drills restore host-restic copies`);
+  const backup = hostBackupPaths(kubeName([item.name, copy.destination]));
+  const paths = { ...hostBackupPaths(kubeName([item.name, copy.destination, "drill"])), environmentFile: backup.environmentFile };
+  const script = resticVolumeDrillScript({
+    notify: { app: item.app, item: item.name, ntfyUrl: config.notifications?.ntfy.url },
+    maxAgeHours: job.maxAgeHours ?? 50,
+    sampleFiles: DRILL_SAMPLE_FILES,
+    readDataSubset: `${DRILL_READ_PERCENT}%`,
+  });
+  const onCalendar = cronToOnCalendar(job.schedule.controllerCron);
+  const units = systemdUnits({
+    name: paths.name,
+    schedule: onCalendar,
+    environmentFile: paths.environmentFile,
+    scriptPath: paths.script,
+    description: `homelab-backups: restore drill of ${item.name} from ${copy.destination}`,
+  });
+  const create = [
+    `${HOST_DRILL_MARKER} of ${item.id} from ${copy.destination}`,
+    `# drill schedule: ${job.schedule.cron}`,
+    prepareCommands(paths),
+    file(paths.script, script, "HOMELAB_BACKUPS_SCRIPT_EOF"),
+    file(paths.service, units.service, "HOMELAB_BACKUPS_SERVICE_EOF"),
+    file(paths.timer, units.timer, "HOMELAB_BACKUPS_TIMER_EOF"),
+    installCommands(paths),
+  ].join("\n");
+  return {
+    name: paths.name,
+    description: `restore drill of ${item.name} from ${copy.destination}: check ${DRILL_READ_PERCENT}% of the repository, restore ${DRILL_SAMPLE_FILES} files`,
+    schedule: onCalendar.map((expression) => `OnCalendar=${expression}`).join(" "),
+    create,
+    delete: uninstallCommands(paths),
+    forward: [],
+  };
+}
+
 /** A TrueNAS schedule object in the words of its UI: "minute 15, hour *, ...". */
 function describeTruenasSchedule(schedule: { minute: string; hour: string; dom: string; month: string; dow: string; begin?: string; end?: string }): string {
   const window = schedule.begin && !(schedule.begin === "00:00" && schedule.end === "23:59") ? ` between ${schedule.begin} and ${schedule.end}` : "";
@@ -166,17 +217,19 @@ export interface MachineTask {
 }
 
 /** Every task the program installs outside the cluster, in plan order (for BACKUP-PLAN.md). */
-export function machineTasks(config: StackConfig, items: readonly PlannedItem[]): MachineTask[] {
-  return items.flatMap((item): MachineTask[] => {
+export function machineTasks(config: StackConfig, plan: Pick<BackupPlan, "items" | "jobs">): MachineTask[] {
+  return plan.items.flatMap((item): MachineTask[] => {
     if (item.kind === "dataset") {
       const address = truenasTarget(config).host;
       return datasetTasks(config, item).map((task) => ({ machine: "truenas", address, configPath: item.configPath, task }));
     }
     if (item.kind === "host") {
       const address = hostTarget(config, item).host;
-      return item.copies
-        .filter((copy) => copy.method === "host-restic")
-        .map((copy) => ({ machine: item.name, address, configPath: item.configPath, task: hostTask(config, item, copy) }));
+      const drills = plan.jobs.filter((job) => job.kind === "restore-drill" && job.itemId === item.id);
+      return [
+        ...item.copies.filter((copy) => copy.method === "host-restic").map((copy) => hostTask(config, item, copy)),
+        ...drills.map((job) => hostDrillTask(config, item, job)),
+      ].map((task) => ({ machine: item.name, address, configPath: item.configPath, task }));
     }
     return [];
   });

@@ -41,6 +41,8 @@ export const LABELS = {
   tier: `${LABEL_PREFIX}/tier`,
   data: `${LABEL_PREFIX}/data`,
   destination: `${LABEL_PREFIX}/destination`,
+  /** "true" on restore drill CronJobs and their pods. */
+  drill: `${LABEL_PREFIX}/restore-drill`,
   managedBy: "app.kubernetes.io/managed-by",
 } as const;
 

@@ -19,6 +19,7 @@ import {
 import { BackupWindow, ScheduleRequest, spreadSchedules } from "./spread";
 import { DestinationKind, Retention, Site, siteOf, Tier, TIER_DEFINITIONS } from "./tiers";
 import { compareText } from "./compare";
+import { drillCadence, drillCopy, drillCron, drillMaxAgeHours } from "./drillSchedule";
 
 export type DataKind = "volume" | "cnpg" | "postgres" | "sqlite" | "redis" | "dataset" | "host";
 
@@ -133,6 +134,8 @@ export interface PlannedBucket {
   immutable: boolean;
   /** Data ids stored in it. */
   items: string[];
+  /** Days replaced or deleted versions are kept for mirror copies' history (B2), when longer than the lock. */
+  hiddenVersionDays?: number;
 }
 
 export interface PlannedDestination {
@@ -145,16 +148,20 @@ export interface PlannedDestination {
   buckets: PlannedBucket[];
 }
 
-/** Scheduled work that is not itself a copy: repository care and full backups. */
-export type JobKind = "kopia-maintenance" | "pgbackrest-full";
+/** Scheduled work that is not itself a copy: repository care, full backups and restore drills. */
+export type JobKind = "kopia-maintenance" | "pgbackrest-full" | "restore-drill";
 
 export interface PlannedJob {
   /** Unique: "<app>/kopia-maintenance@<destination>", "<item id>/full@<destination>". */
   id: string;
   kind: JobKind;
   app: string;
-  /** The data item a job belongs to (pgbackrest-full). */
+  /** The data item a job belongs to (pgbackrest-full, restore-drill). */
   itemId?: string;
+  /** The copy a restore drill restores from. */
+  copyId?: string;
+  /** Restore drills: the newest backup must be younger than this, or backups have stopped. */
+  maxAgeHours?: number;
   namespace: string;
   destination: string;
   controller: Controller;
@@ -349,16 +356,46 @@ export function planBackups(config: StackConfig): BackupPlan {
     apps,
     items,
     destinations,
-    jobs: jobDrafts.map(({ spec, group: _group, gapMinutes: _gap, ...job }) => ({
-      ...job,
-      schedule: controllerSchedule(describeSpec(spec), spread.crons.get(job.id)!, job.controller, timeZone, offset),
-    })),
+    jobs: [
+      ...jobDrafts.map(({ spec, group: _group, gapMinutes: _gap, ...job }) => ({
+        ...job,
+        schedule: controllerSchedule(describeSpec(spec), spread.crons.get(job.id)!, job.controller, timeZone, offset),
+      })),
+      ...drillJobs(items, window, timeZone, offset),
+    ],
     peakStarts: spread.peakStarts,
     peakMinuteOfWeek: spread.peakMinuteOfWeek,
   };
 }
 
 const size = (expected: string | undefined, fallback = "1Gi") => quantityBytes(expected ?? fallback);
+
+/** One restore drill per item whose tier asks for drills, restoring from its drill copy. */
+function drillJobs(items: readonly PlannedItem[], window: BackupWindow, timeZone: string, offset: number): PlannedJob[] {
+  return items.flatMap((item): PlannedJob[] => {
+    const copy = item.restoreDrillDays > 0 ? drillCopy(item.copies) : undefined;
+    if (!copy) return [];
+    const id = `${item.id}/drill@${copy.destination}`;
+    const controller: Controller = item.kind === "host" ? "systemd" : "cronjob";
+    const cadence = drillCadence(item.restoreDrillDays);
+    // pgBackRest restores a base backup: its age is bounded by the backup schedule, not by WAL.
+    const interval = copy.continuous ? maxGapHours(copy.schedule.cron) : copy.rpoHours;
+    return [
+      {
+        id,
+        kind: "restore-drill",
+        app: item.app,
+        itemId: item.id,
+        copyId: copy.id,
+        namespace: item.namespace,
+        destination: copy.destination,
+        controller,
+        maxAgeHours: drillMaxAgeHours(interval),
+        schedule: controllerSchedule(cadence, drillCron(id, item.restoreDrillDays, window), controller, timeZone, offset),
+      },
+    ];
+  });
+}
 
 function itemDrafts(config: StackConfig, appName: string): ItemDraft[] {
   const app = config.apps[appName];
@@ -456,7 +493,7 @@ function copiesFor(config: StackConfig, item: ItemDraft): { copies: CopyDraft[];
     const site = siteOf(target.kind);
     const specText = scheduleText(config, item.owner, site);
     const spec = parseSchedule(specText) as ScheduleSpec;
-    copies.push({ item, destination, kind: target.kind, method: outcome.method, spec, specText, retention: retentionFor(config, item, outcome.method, site) });
+    copies.push({ item, destination, kind: target.kind, method: outcome.method, spec, specText, retention: retentionFor(config, item, outcome.method, site, destination) });
   }
   // pgBackRest writes to its repositories in a fixed order: b2 is repo1, r2 repo2 (then by name).
   if (item.kind === "cnpg") {
@@ -525,13 +562,16 @@ function scheduleText(config: StackConfig, owner: OwnerPolicy, site: Site): stri
 /** Host backups keep the seed's restic policy unless told otherwise. */
 export const HOST_RETENTION: Retention = { daily: 7, weekly: 4, monthly: 6, yearly: 2 };
 
-function retentionFor(config: StackConfig, item: ItemDraft, method: CopyMethod, site: Site): CopyRetention {
+function retentionFor(config: StackConfig, item: ItemDraft, method: CopyMethod, site: Site, destination: string): CopyRetention {
   const tier = item.owner.tier;
   const tierKey = String(tier) as "1" | "2" | "3";
   const keepLast = config.tiers[tierKey]?.dumpKeep ?? TIER_DEFINITIONS[tier].defaults.dumpKeep;
   if (method === "truenas-cloudsync") {
-    const target = item.destinations.map((name) => config.destinations[name]).find((d) => d?.kind === "b2" || d?.kind === "r2");
-    return { kind: "mirror", historyDays: target && (target.kind === "b2" || target.kind === "r2") ? target.lockDays : 0 };
+    // B2 keeps replaced and deleted versions (hidden) as long as the bucket's lifecycle says; R2
+    // keeps none, so an R2 mirror is only ever the present state.
+    const target = config.destinations[destination];
+    const history = config.tiers[tierKey]?.mirrorHistoryDays ?? TIER_DEFINITIONS[tier].defaults.mirrorHistoryDays;
+    return { kind: "mirror", historyDays: target.kind === "b2" ? Math.max(target.immutable ? target.lockDays : 0, history) : 0 };
   }
   if (method === "host-restic") return { kind: "gfs", ...(item.owner.retention?.offsite ?? HOST_RETENTION) };
   if (method === "pgbackrest") {
@@ -661,7 +701,8 @@ function locationFor(config: StackConfig, draft: CopyDraft, buckets: Map<string,
     buckets.set(key, bucket);
   }
   if (!bucket.items.includes(draft.item.id)) bucket.items.push(draft.item.id);
-  if (draft.item.owner.tier === 1) bucket.immutable = true;
+  if (draft.item.owner.tier === 1 && target.immutable) bucket.immutable = true;
+  if (draft.retention.kind === "mirror") bucket.hiddenVersionDays = Math.max(bucket.hiddenVersionDays ?? 0, draft.retention.historyDays);
   return bucket.name;
 }
 

@@ -158,3 +158,26 @@ export function externalSecretManifest(
     },
   };
 }
+
+/** Where a repository URL (restic or Kopia, as this module writes them) points. */
+export type RepositoryLocation =
+  | { kind: "s3"; bucket: string; path: string }
+  | { kind: "filesystem"; path: string }
+  | { kind: "sftp"; host: string; path: string };
+
+/**
+ * The inverse of resticRepository / kopiaRepository, for policies that follow a mover's Secret to
+ * its bucket: `s3:https://<endpoint>/<bucket>/<path>`, `s3://<bucket>/<path>/`, `filesystem://<path>`,
+ * `sftp://<user>@<host>:<port><path>` or a plain absolute path (restic on a mounted share).
+ */
+export function repositoryLocation(url: string): RepositoryLocation | undefined {
+  const resticS3 = /^s3:https?:\/\/[^/]+\/([^/]+)\/?(.*)$/.exec(url);
+  if (resticS3) return { kind: "s3", bucket: resticS3[1], path: resticS3[2].replace(/\/$/, "") };
+  const kopiaS3 = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url);
+  if (kopiaS3) return { kind: "s3", bucket: kopiaS3[1], path: kopiaS3[2].replace(/\/$/, "") };
+  if (url.startsWith("filesystem://")) return { kind: "filesystem", path: url.slice("filesystem://".length) };
+  const sftp = /^sftp:\/\/(?:[^@/]+@)?([^:/]+)(?::\d+)?(\/.*)$/.exec(url);
+  if (sftp) return { kind: "sftp", host: sftp[1], path: sftp[2] };
+  if (url.startsWith("/")) return { kind: "filesystem", path: url };
+  return undefined;
+}

@@ -58,6 +58,13 @@ function fieldError(fields: string[]): string | undefined {
 }
 
 function croneError(expression: string, mode: "5-part" | "6-part"): string | undefined {
+  return (mode === "5-part" ? croneError5 : croneError6)(expression);
+}
+
+const croneError5 = cached((expression: string) => parseError(expression, "5-part"));
+const croneError6 = cached((expression: string) => parseError(expression, "6-part"));
+
+function parseError(expression: string, mode: "5-part" | "6-part"): string | undefined {
   try {
     new Cron(expression, { paused: true, mode, timezone: "UTC" });
     return undefined;
@@ -101,8 +108,21 @@ const REFERENCE_WEEK = Date.UTC(2026, 0, 5);
 const MINUTE_MS = 60_000;
 export const MINUTES_PER_WEEK = 7 * 24 * 60;
 
+/** Pure functions of a cron string, cached: a plan asks the same few schedules thousands of times. */
+function cached<T>(compute: (cron: string) => T): (cron: string) => T {
+  const cache = new Map<string, T>();
+  return (cron) => {
+    if (!cache.has(cron)) cache.set(cron, compute(cron));
+    return cache.get(cron) as T;
+  };
+}
+
 /** Minutes from the start of the week at which `cron` (five or six fields) starts, wall-clock. */
 export function weeklyStartMinutes(cron: string): number[] {
+  return [...weeklyStarts(cron)];
+}
+
+const weeklyStarts = cached((cron: string): readonly number[] => {
   const fields = cron.trim().split(/\s+/).length;
   const job = new Cron(cron.trim(), { paused: true, timezone: "UTC", mode: fields === 6 ? "6-part" : "5-part" });
   const starts: number[] = [];
@@ -115,7 +135,7 @@ export function weeklyStartMinutes(cron: string): number[] {
     cursor = next;
   }
   return starts;
-}
+});
 
 /**
  * The longest gap between two consecutive runs, in hours, over a repeating week: the worst-case
@@ -123,17 +143,25 @@ export function weeklyStartMinutes(cron: string): number[] {
  * do not repeat weekly (monthly, yearly) are measured over a year.
  */
 export function maxGapHours(cron: string): number {
-  const starts = weeklyStartMinutes(cron);
+  return maxGap(cron);
+}
+
+const maxGap = cached((cron: string): number => {
+  const starts = weeklyStarts(cron);
   if (starts.length === 0) return yearlyMaxGapHours(cron);
   let worst = starts[0] + MINUTES_PER_WEEK - starts[starts.length - 1];
   for (let i = 1; i < starts.length; i++) worst = Math.max(worst, starts[i] - starts[i - 1]);
   return worst / 60;
-}
+});
 
 function yearlyMaxGapHours(cron: string): number {
   const fields = cron.trim().split(/\s+/).length;
   const job = new Cron(cron.trim(), { paused: true, timezone: "UTC", mode: fields === 6 ? "6-part" : "5-part" });
-  const runs = job.nextRuns(400, new Date(REFERENCE_WEEK));
+  // Nine years hold two runs of even a leap-day cron; nothing weekly-repeating reaches here.
+  const end = REFERENCE_WEEK + 9 * 366 * 24 * 3_600_000;
+  const runs: Date[] = [];
+  for (let next = job.nextRun(new Date(REFERENCE_WEEK)); next && next.getTime() < end && runs.length < 400; next = job.nextRun(next)) runs.push(next);
+  if (runs.length < 2) return Infinity;
   let worst = 0;
   for (let i = 1; i < runs.length; i++) worst = Math.max(worst, (runs[i].getTime() - runs[i - 1].getTime()) / 3_600_000);
   return worst;
@@ -219,6 +247,13 @@ export function describeCron(cron: string, timeZone: string): string {
     }
     if (/^\d+$/.test(hour) && dow === "*") return `daily at ${hour.padStart(2, "0")}:${mm} ${timeZone}`;
     if (/^\d+$/.test(hour) && /^\d$/.test(dow)) return `weekly on ${days[Number(dow)]} at ${hour.padStart(2, "0")}:${mm} ${timeZone}`;
+  }
+  if (/^\d+$/.test(minute) && /^\d+$/.test(hour) && /^\d+$/.test(dom) && dow === "*") {
+    const at = `at ${hour.padStart(2, "0")}:${mm} ${timeZone}`;
+    if (month === "*") return `monthly on day ${dom} ${at}`;
+    const names = ["", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const months = month.split(",");
+    if (/^\d+(,\d+)*$/.test(month)) return `${months.length === 1 ? "yearly" : "every year"} on ${months.map((m) => `${names[Number(m)]} ${dom}`).join(", ")} ${at}`;
   }
   return `cron "${cron}" (${timeZone})`;
 }

@@ -84,7 +84,9 @@ export function remoteRef(provider: StoreProvider, item: string, field: string):
 /** Every owner of generated credentials, in a stable order. */
 export function secretOwners(config: StackConfig, plan: BackupPlan): SecretOwner[] {
   const owners = new Map<string, SecretOwner>();
-  const ownerFor = (id: string, namespace: string) => {
+  const ownerFor = (id: string, itemNamespace: string) => {
+    // Data outside the cluster (datasets, hosts) has no namespace: its credentials belong to the system namespace.
+    const namespace = itemNamespace || config.cluster.systemNamespace;
     let owner = owners.get(id);
     if (!owner) owners.set(id, (owner = { id, item: storeItem(config.cluster.name, id), namespace, passwords: [], bucketCredentials: [] }));
     return owner;

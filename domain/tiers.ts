@@ -38,6 +38,8 @@ export interface TierRequirements {
   minOffsiteRetention: Retention;
   /** A scheduled restore drill at least this often, in days (0: not required). */
   restoreDrillDays: number;
+  /** Days an immutable offsite copy must survive a delete from the cluster. */
+  minLockDays: number;
 }
 
 /** What the program generates for a tier unless the stack config says otherwise. */
@@ -48,6 +50,8 @@ export interface TierDefaults {
   retention: { onsite: Retention; offsite: Retention };
   /** Dump files kept on the NAS share (count-based). */
   dumpKeep: number;
+  /** Days B2 keeps replaced and deleted files of a mirror (TrueNAS Cloud Sync) copy. */
+  mirrorHistoryDays: number;
   /** pgBackRest repository retention: fulls by count (weekly), diffs, WAL of the newest N fulls, history days. */
   pgbackrest: PgbackrestRetention;
   /** Local snapshots (CSI snapshots of volumes, ZFS snapshots of datasets), per period: fast rollback, not a copy. */
@@ -77,18 +81,22 @@ export const TIER_DEFINITIONS: Readonly<Record<Tier, TierDefinition>> = {
       maxRpoHours: 24,
       minOffsiteRetention: { daily: 7, weekly: 4, monthly: 6 },
       restoreDrillDays: 31,
+      minLockDays: 7,
     },
     defaults: {
       destinationKinds: ["nfs", "b2", "r2"],
       schedule: { onsite: "hourly", offsite: "daily" },
       retention: { onsite: { hourly: 24, daily: 7 }, offsite: { daily: 14, weekly: 4, monthly: 6 } },
       dumpKeep: 14,
+      // Six months of point-in-time history, matching the tier's six monthly recovery points.
+      mirrorHistoryDays: 190,
       // The seed's 14 fulls by count cover 14 weeks of weekly fulls; tier 1 keeps 26 so that six
       // monthly recovery points exist, and history to match.
       pgbackrest: { full: 26, diff: 30, archive: 7, historyDays: 190 },
       // Seed 003: critical datasets every 1-4 h, hourly kept 24-72 h, daily 14-30 days.
       snapshots: { hourly: 48, daily: 14 },
-      restoreDrillDays: 30,
+      // Seeds 002 and 003: monthly restore drills.
+      restoreDrillDays: 31,
     },
   },
   2: {
@@ -103,15 +111,17 @@ export const TIER_DEFINITIONS: Readonly<Record<Tier, TierDefinition>> = {
       maxRpoHours: 48,
       minOffsiteRetention: {},
       restoreDrillDays: 0,
+      minLockDays: 0,
     },
     defaults: {
       destinationKinds: ["nfs"],
       schedule: { onsite: "every 6h", offsite: "daily" },
       retention: { onsite: { hourly: 24, daily: 7 }, offsite: { daily: 14 } },
       dumpKeep: 7,
+      mirrorHistoryDays: 30,
       pgbackrest: { full: 14, diff: 30, archive: 7, historyDays: 30 },
       snapshots: { daily: 7 },
-      restoreDrillDays: 90,
+      restoreDrillDays: 92,
     },
   },
   3: {
@@ -126,12 +136,14 @@ export const TIER_DEFINITIONS: Readonly<Record<Tier, TierDefinition>> = {
       maxRpoHours: 0,
       minOffsiteRetention: {},
       restoreDrillDays: 0,
+      minLockDays: 0,
     },
     defaults: {
       destinationKinds: [],
       schedule: { onsite: "daily", offsite: "weekly" },
       retention: { onsite: { daily: 7 }, offsite: { weekly: 4 } },
       dumpKeep: 3,
+      mirrorHistoryDays: 7,
       pgbackrest: { full: 14, diff: 30, archive: 7, historyDays: 30 },
       snapshots: { daily: 3 },
       restoreDrillDays: 0,
@@ -173,6 +185,10 @@ export function formatRetention(retention: Retention): string {
  * and an incremental every day: every day of the retained weeks stays restorable (WAL included
  * for the newest `archive` fulls), one point per week, and a month per four-and-a-bit weeks.
  */
+export function mirrorCoverage(historyDays: number): Retention {
+  return { daily: historyDays, weekly: Math.floor(historyDays / 7), monthly: Math.floor(historyDays / 30.5) };
+}
+
 export function pgbackrestCoverage(retention: PgbackrestRetention): Retention {
   const weeks = retention.full;
   return { daily: weeks * 7, weekly: weeks, monthly: Math.floor((weeks * 7) / 30) };

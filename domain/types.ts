@@ -8,6 +8,7 @@ export const COMPONENT_TYPES = {
   dump: "homelab-backups:databases:DumpBackup",
   dataset: "homelab-backups:truenas:DatasetBackup",
   host: "homelab-backups:hosts:HostBackup",
+  drill: "homelab-backups:drills:RestoreDrill",
 } as const;
 
 /** Components that each protect one piece of data and declare its copies as their inputs. */

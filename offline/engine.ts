@@ -58,6 +58,11 @@ export interface RunOptions {
   /** Full config keys ("project:key") to JSON-encoded or plain string values. */
   config: Record<string, string>;
   secretKeys: string[];
+  /**
+   * Stack transformations to run on every resource, as a program change would: tests use them to
+   * take away what config cannot (a protect flag), and see what the policies say.
+   */
+  transformations?: pulumi.ResourceTransformation[];
 }
 
 // Minimal views of the protobuf request objects; the SDK does not export their types.
@@ -137,7 +142,10 @@ export async function runProgram(program: () => unknown, options: RunOptions): P
   const settled = () => (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
   let stackOutputs: unknown;
   try {
-    stackOutputs = await pulumi.runtime.runInPulumiStack(async () => program());
+    stackOutputs = await pulumi.runtime.runInPulumiStack(async () => {
+      for (const transformation of options.transformations ?? []) pulumi.runtime.registerStackTransformation(transformation);
+      return program();
+    });
   } catch (error) {
     await settled();
     throw new ProgramRunError(error, [...captured.values()]);

@@ -1,8 +1,10 @@
+import * as pulumi from "@pulumi/pulumi";
 /**
  * The offline plan: runs the real program (index.ts) on a stack file under the capturing mock
  * engine, evaluates the policy pack on what it registered, and renders the artifacts.
  */
 import { machineTasks } from "../domain/machines";
+import { recoverySheet } from "../domain/recovery";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { parseStackConfig } from "../domain/config/parse";
@@ -20,6 +22,8 @@ export interface PlanOptions {
   configFile: string;
   /** Pack config (the --policy-pack-config file's content). */
   policyConfig?: PolicyPackConfig;
+  /** Stack transformations, standing in for a change to the program (tests only). */
+  transformations?: pulumi.ResourceTransformation[];
 }
 
 export interface PlanResult {
@@ -32,6 +36,8 @@ export interface PlanResult {
   /** Every secret value the run produced or received, for leak checks. */
   secretValues: Set<string>;
   artifacts: Record<"manifests.yaml" | "resources.json" | "BACKUP-PLAN.md" | "policy-report.json", string>;
+  /** Wall time of the program run (resource registration) and of the policy evaluation, in ms. */
+  timings: { programMs: number; policyMs: number };
 }
 
 /** "Pulumi.homelab.yaml" -> "homelab"; any other file name gives "offline". */
@@ -44,14 +50,19 @@ export async function runOfflinePlan(options: PlanOptions): Promise<PlanResult> 
   // Validate first, so a typo is reported as such and not as a failed program run.
   const config = parseStackConfig(stackFile.projectConfig);
   const stack = stackNameOf(options.configFile);
+  const programStarted = performance.now();
   const run = await runProgram(program, {
     project: PROJECT,
     stack,
     config: stackFile.pulumiConfig,
     secretKeys: stackFile.secretKeys,
+    transformations: options.transformations,
   });
+  const programMs = performance.now() - programStarted;
   const plan = planBackups(config);
+  const policyStarted = performance.now();
   const report = await evaluatePolicies(run.resources, { pack: PACK_NAME, policies, config: options.policyConfig, packEnforcementLevel: "advisory" });
+  const policyMs = performance.now() - policyStarted;
   const objects = kubernetesObjects(run.resources);
   const records = resourceRecords(run.resources);
   const secretValues = new Set([...run.secretValues, ...stackFile.placeholders]);
@@ -70,11 +81,26 @@ export async function runOfflinePlan(options: PlanOptions): Promise<PlanResult> 
         stackFile: basename(options.configFile),
         resourceCount: run.resources.length,
         objectCount: objects.length,
-        machineTasks: machineTasks(config, plan.items),
+        machineTasks: machineTasks(config, plan),
+        recovery: recoverySheet(config, plan),
+        store:
+          config.secretStore.provider === "onepassword-sdk"
+            ? `the 1Password vault "${config.secretStore.vault}"`
+            : `the Secrets of namespace ${config.cluster.systemNamespace}-vault (kubernetes provider: lost with the cluster)`,
       }),
       "policy-report.json": `${JSON.stringify(report, null, 2)}\n`,
     },
+    timings: { programMs, policyMs },
   };
+}
+
+/** What `npm run plan` prints after the artifacts, and its exit code (1 on a mandatory violation). */
+export function planVerdict(report: PolicyReport): { lines: string[]; exitCode: 0 | 1 } {
+  const lines = [`policy pack: ${report.evaluations.length} policies, ${report.mandatory} mandatory and ${report.advisory} advisory violations`];
+  for (const violation of report.violations) {
+    lines.push(`  [${violation.enforcementLevel}] ${violation.policy}${violation.app ? ` (app ${violation.app})` : ""}: ${violation.message}`);
+  }
+  return { lines, exitCode: report.mandatory > 0 ? 1 : 0 };
 }
 
 export function writeArtifacts(result: PlanResult, outDir: string): string[] {

@@ -1,5 +1,6 @@
 /** Renders the offline plan's artifacts: manifests, the resource list and BACKUP-PLAN.md. */
 import type { MachineTask } from "../domain/machines";
+import type { RecoveryRow } from "../domain/recovery";
 import { stringify } from "yaml";
 import { BackupPlan, CopyMethod, CopyRetention, PlannedCopy, PlannedItem } from "../domain/plan";
 import { formatBytes } from "../domain/quantity";
@@ -128,6 +129,10 @@ export interface PlanContext {
   objectCount: number;
   /** Tasks installed over SSH on TrueNAS and hosts. */
   machineTasks: readonly MachineTask[];
+  /** What restores each copy by hand, and where its secrets are. */
+  recovery: readonly RecoveryRow[];
+  /** Where the store items live, for the recovery sheet: "1Password vault homelab". */
+  store: string;
 }
 
 export function renderBackupPlan(plan: BackupPlan, report: PolicyReport, context: PlanContext): string {
@@ -234,6 +239,18 @@ export function renderBackupPlan(plan: BackupPlan, report: PolicyReport, context
     );
   }
   lines.push("", "Stored bytes are expected sizes times the history overhead in `pricing.historyOverhead`.", "");
+
+  lines.push("## Recovery sheet", "");
+  lines.push(
+    `If the cluster is gone, every copy below opens with what is in ${context.store}: one item per app (or CNPG cluster, dataset, host), named in the Secrets column with its fields.`,
+    "",
+  );
+  lines.push("| Data | From | Tool | Repository | Secrets | Restore with |", "| --- | --- | --- | --- | --- | --- |");
+  for (const row of context.recovery) {
+    const secrets = [row.password, row.credential].filter(Boolean).join("; ") || "-";
+    lines.push(`| ${row.data} | ${row.destination} | ${row.tool} | \`${row.repository}\` | ${secrets} | ${row.how.replace(/\|/g, "\\|")} |`);
+  }
+  lines.push("");
 
   lines.push("## Policy verdicts", "");
   lines.push("| Policy | Level | Examined | Not applicable | Violations |", "| --- | --- | --- | --- | --- |");

@@ -9,7 +9,7 @@ import { ConfigError } from "../domain/config/errors";
 import { describeMinuteOfWeek } from "../domain/spread";
 import { ProgramRunError } from "../offline/engine";
 import { PolicyConfigError } from "../offline/policyHarness";
-import { readPolicyConfig, runOfflinePlan, writeArtifacts } from "../offline/plan";
+import { planVerdict, readPolicyConfig, runOfflinePlan, writeArtifacts } from "../offline/plan";
 import { StackFileError } from "../offline/stackFile";
 
 async function main(): Promise<number> {
@@ -44,11 +44,9 @@ async function main(): Promise<number> {
     console.log(`  peak job starts in one minute: ${plan.peakStarts} (first at ${describeMinuteOfWeek(plan.peakMinuteOfWeek)})`);
     console.log(`  estimated storage cost: ${cost.toFixed(2)} ${plan.currency}/month`);
     console.log(`  wrote ${written.join(", ")}`);
-    console.log(`policy pack: ${report.evaluations.length} policies, ${report.mandatory} mandatory and ${report.advisory} advisory violations`);
-    for (const violation of report.violations) {
-      console.log(`  [${violation.enforcementLevel}] ${violation.policy}${violation.app ? ` (app ${violation.app})` : ""}: ${violation.message}`);
-    }
-    return report.mandatory > 0 ? 1 : 0;
+    const verdict = planVerdict(report);
+    for (const line of verdict.lines) console.log(line);
+    return verdict.exitCode;
   } catch (error) {
     const userError =
       error instanceof ConfigError ||

@@ -4,7 +4,7 @@ import { isPinned } from "../domain/images";
 import { parseStackConfig } from "../domain/config/parse";
 import { CapturedResource, ProgramRun } from "../offline/engine";
 import { reveal } from "../offline/wire";
-import { restrictedViolations, podTemplates } from "./support/podSecurity";
+import { restrictedViolations, podTemplates } from "../domain/podSecurity";
 import { editedConfig, runExample } from "./support/stack";
 
 type Json = Record<string, any>; // `any`: manifests are walked by path in assertions
@@ -107,13 +107,15 @@ describe("database backups", () => {
       }
     });
 
-    it("takes each app's dumps offsite in one job per destination: restic to object storage, rsync to the offsite NAS", () => {
-      const offsite = ofKind(run, "CronJob").filter((job) => job.metadata.name.includes("-dumps-"));
+    it("takes each app's dumps offsite in one job per destination: restic to object storage, rsync to the offsite NAS", async () => {
+      // The example keeps tier-1 dumps off rsync (plain files); put paperless's back on it here.
+      const withRsync = await runExample(editedConfig((c) => (c.apps.paperless.destinations = ["nas", "b2", "offsite-nas"])));
+      const offsite = ofKind(withRsync, "CronJob").filter((job) => job.metadata.name.includes("-dumps-"));
       assert.deepEqual(offsite.map((job) => job.metadata.name).sort(), ["paperless-dumps-b2", "paperless-dumps-offsite-nas", "vaultwarden-dumps-b2", "vaultwarden-dumps-r2"]);
       const rsync = offsite.find((job) => job.metadata.name === "paperless-dumps-offsite-nas")!;
       const script = rsync.spec.jobTemplate.spec.template.spec.containers[0].command[2] as string;
       assert.match(script, /StrictHostKeyChecking=yes/);
-      const secret = ofKind(run, "ExternalSecret").find((s) => s.metadata.name === "hb-paperless-dumps-offsite-nas")!;
+      const secret = ofKind(withRsync, "ExternalSecret").find((s) => s.metadata.name === "hb-paperless-dumps-offsite-nas")!;
       assert.match(secret.spec.target.template.data.known_hosts, /^offsite-nas\.nora\.example ssh-ed25519 AAAA/);
     });
 

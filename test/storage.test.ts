@@ -105,15 +105,27 @@ describe("offsite storage", () => {
       }
     });
 
-    it("keeps hidden versions of tier-1 B2 buckets for the lock window, then cleans them up", () => {
+    it("keeps hidden versions of tier-1 B2 buckets for the lock window (mirror copies for their history), then cleans them up", () => {
       const lifecycles = ofType("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration");
       assert.equal(lifecycles.length, b2BucketCount());
+      const truenas = planBackups(exampleStackConfig()).destinations.find((d) => d.name === "b2")!.buckets.find((b) => b.purpose === "truenas")!;
       for (const lifecycle of lifecycles) {
         const rules = inputsOf(lifecycle).rules as Array<Record<string, Record<string, number>>>;
         const hidden = rules.find((rule) => rule.noncurrentVersionExpiration)!;
-        assert.equal(hidden.noncurrentVersionExpiration.noncurrentDays, 14, "every example B2 bucket holds tier-1 data");
+        // Every example B2 bucket holds tier-1 data; TrueNAS's Cloud Sync mirror keeps six months of history.
+        const expected = inputsOf(lifecycle).bucket === truenas.name ? 190 : 14;
+        assert.equal(hidden.noncurrentVersionExpiration.noncurrentDays, expected, String(inputsOf(lifecycle).bucket));
         assert.ok(rules.some((rule) => rule.abortIncompleteMultipartUpload?.daysAfterInitiation === 7));
       }
+    });
+
+    it("leaves a destination with immutable: false deletable: keys may delete and hidden versions go after a day", async () => {
+      const unlocked = await runExample(editedConfig((c) => (c.destinations.b2.immutable = false)));
+      const keys = unlocked.resources.filter((r) => r.type === "pulumi-nodejs:dynamic:Resource" && "keyName" in r.inputs);
+      assert.ok(keys.length > 0 && keys.every((key) => (inputsOf(key).capabilities as string[]).includes("deleteFiles")));
+      const lifecycles = unlocked.resources.filter((r) => r.type === "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration");
+      const days = lifecycles.map((l) => (inputsOf(l).rules as Array<Record<string, Record<string, number>>>).find((rule) => rule.noncurrentVersionExpiration)!.noncurrentVersionExpiration.noncurrentDays);
+      assert.ok(days.includes(1), "no lock window");
     });
 
     it("mints one B2 key per consumer, scoped to one bucket and the consumer's prefix, secret", () => {

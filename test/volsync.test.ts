@@ -44,7 +44,9 @@ describe("volume backups with VolSync", () => {
   });
 
   it("gives every restic volume a repository path of its own", () => {
-    const secrets = byKind(run, "ExternalSecret").map(({ manifest }) => manifest.spec.target.template.data.RESTIC_REPOSITORY).filter(Boolean);
+    // Restore drills read the repository of the copy they drill: only the writers must differ.
+    const writers = byKind(run, "ExternalSecret").filter(({ manifest }) => manifest.metadata.labels["homelab-backups.dev/restore-drill"] !== "true");
+    const secrets = writers.map(({ manifest }) => manifest.spec.target.template.data.RESTIC_REPOSITORY).filter(Boolean);
     assert.ok(secrets.length >= 6);
     assert.equal(new Set(secrets).size, secrets.length, "two restic repositories coincide");
     // Also when two apps share a namespace and claim-like names.
@@ -151,7 +153,13 @@ describe("volume backups with VolSync", () => {
 
   it("runs one KopiaMaintenance per Kopia repository", () => {
     const maintenances = byKind(run, "KopiaMaintenance").map(({ manifest }) => `${manifest.metadata.namespace}/${manifest.spec.repository.repository}`);
-    assert.deepEqual(maintenances.sort(), ["downloads/hb-arr-bazarr-config-nas", "immich/hb-immich-library-b2", "immich/hb-immich-library-nas", "immich/hb-immich-library-r2"]);
+    assert.deepEqual(maintenances.sort(), [
+      "downloads/hb-arr-bazarr-config-nas",
+      "downloads/hb-arr-bazarr-config-offsite-nas",
+      "immich/hb-immich-library-b2",
+      "immich/hb-immich-library-nas",
+      "immich/hb-immich-library-r2",
+    ]);
   });
 
   it("starts at most 4 jobs in any minute for a 100-app stack", () => {

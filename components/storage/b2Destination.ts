@@ -89,7 +89,8 @@ export class B2Destination extends pulumi.ComponentResource {
               id: "delete-hidden-versions-after-lock-window",
               status: "Enabled",
               filter: { prefix: "" },
-              noncurrentVersionExpiration: { noncurrentDays: bucket.immutable ? destination.lockDays : 1 },
+              // Mirror copies keep their history here too, so the longer of the two windows wins.
+              noncurrentVersionExpiration: { noncurrentDays: Math.max(bucket.immutable ? destination.lockDays : 1, bucket.hiddenVersionDays ?? 0) },
             },
             { id: "abort-incomplete-uploads", status: "Enabled", filter: { prefix: "" }, abortIncompleteMultipartUpload: { daysAfterInitiation: 7 } },
           ],

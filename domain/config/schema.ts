@@ -57,6 +57,9 @@ const retentionOverride = z
   })
   .describe("Retention per site");
 
+/** CephFS classes: movers on them corrupt sparse files on restore. Also the policy pack's default. */
+export const DEFAULT_MOVER_DENYLIST = ["ceph-filesystem", "cephfs", "csi-cephfs-sc"] as const;
+
 export const clusterSchema = z
   .strictObject({
     name: dnsLabel().describe("Cluster name; part of bucket names, repository paths and Kopia identities"),
@@ -69,7 +72,7 @@ export const clusterSchema = z
     volumeSnapshotClass: z.string().min(1).describe("VolumeSnapshotClass used for copy-on-snapshot backups"),
     moverStorageClassDenylist: z
       .array(z.string().min(1))
-      .default(["ceph-filesystem", "cephfs", "csi-cephfs-sc"])
+      .default([...DEFAULT_MOVER_DENYLIST])
       .describe("StorageClasses movers must never use (CephFS corrupts sparse files on restore)"),
     kubeContext: z.string().min(1).optional().describe("kubeconfig context to deploy to (default: the current context)"),
     systemNamespace: dnsLabel().default("backup-system").describe("Locked-down namespace for generated credentials and shared jobs"),
@@ -120,6 +123,12 @@ export const secretStoreSchema = z
   })
   .describe("The External Secrets Operator store app credentials come from");
 
+const immutable = () =>
+  z
+    .boolean()
+    .default(true)
+    .describe("Lock tier-1 copies against deletion from the cluster; false leaves them deletable (and fails the immutable-offsite-required rule)");
+
 const lockDays = () =>
   z
     .int()
@@ -150,6 +159,7 @@ const b2Destination = z.strictObject({
     .regex(/^[a-z]{2}-[a-z]+-\d{3}$/, { error: 'must be a B2 region such as "us-east-005"' })
     .describe("B2 region, from the account's S3 endpoint s3.<region>.backblazeb2.com"),
   bucketPrefix: dnsLabel().optional().describe("Bucket name prefix (default: the cluster name)"),
+  immutable: immutable(),
   lockDays: lockDays(),
   ...destinationCommon,
 });
@@ -166,6 +176,7 @@ const r2Destination = z.strictObject({
     .optional()
     .describe("Location hint, honoured only when a bucket is created"),
   bucketPrefix: dnsLabel().optional().describe("Bucket name prefix (default: the cluster name)"),
+  immutable: immutable(),
   lockDays: lockDays(),
   ...destinationCommon,
 });
@@ -223,7 +234,8 @@ const cnpgDatabase = z.strictObject({
     .string()
     .superRefine((value, ctx) => {
       const error = cnpgScheduleError(value);
-      if (error) ctx.addIssue({ code: "custom", message: error, input: value });
+      // The same check as the policy pack's rule, named so the two read as one.
+      if (error) ctx.addIssue({ code: "custom", message: `${error} (policy cnpg-schedule-six-fields)`, input: value });
     })
     .optional()
     .describe("Six-field schedule (seconds first) of the daily backup, overriding the spread default"),
@@ -242,7 +254,7 @@ const cnpgDatabase = z.strictObject({
     .string()
     .refine(isPinned, { error: "must be pinned to an exact version tag or a digest" })
     .default("ghcr.io/cloudnative-pg/postgresql:18.1")
-    .describe("owned: PostgreSQL image of the Cluster"),
+    .describe("PostgreSQL image of the Cluster (when owned) and of its restore drill: the Cluster's major version"),
   expectedSize: quantity().optional().describe("Expected database size, for cost estimates"),
 });
 
@@ -339,7 +351,8 @@ const tierOverride = z.strictObject({
   retention: retentionOverride.optional(),
   dumpKeep: count().optional().describe("Dump files kept on the NAS"),
   snapshots: retentionSchema.optional().describe("Local snapshots kept, per period (CSI snapshots of volumes, ZFS snapshots of datasets)"),
-  restoreDrillDays: count().optional().describe("Days between restore drills (0: none)"),
+  restoreDrillDays: count().optional().describe("Longest time between restore drills, days (0: none); drills run weekly below 31, monthly from 31, quarterly from 92, yearly from 366"),
+  mirrorHistoryDays: count().optional().describe("Days B2 keeps replaced and deleted files of TrueNAS Cloud Sync copies (their point-in-time history)"),
 });
 
 export const tiersSchema = z

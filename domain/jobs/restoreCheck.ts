@@ -30,24 +30,7 @@ function kopiaCheck(identity: { username: string; hostname: string }): string {
   return `set -eu
 config=/tmp/kopia/repository.config
 mkdir -p /tmp/kopia
-connect() {
-  case "$KOPIA_REPOSITORY" in
-    filesystem://*)
-      kopia --config-file="$config" repository connect filesystem --path="\${KOPIA_REPOSITORY#filesystem://}" ;;
-    s3://*)
-      location=\${KOPIA_REPOSITORY#s3://}
-      kopia --config-file="$config" repository connect s3 --bucket="\${location%%/*}" --prefix="\${location#*/}" \\
-        --endpoint="$KOPIA_S3_ENDPOINT" --region="\${AWS_REGION:-auto}" \\
-        --access-key="$AWS_ACCESS_KEY_ID" --secret-access-key="$AWS_SECRET_ACCESS_KEY" ;;
-    sftp://*)
-      printf '%s\\n' "$SFTP_KEY_FILE" > /tmp/kopia/key && chmod 600 /tmp/kopia/key
-      printf '%s\\n' "$SFTP_KNOWN_HOSTS_DATA" > /tmp/kopia/known_hosts
-      kopia --config-file="$config" repository connect sftp --host="$SFTP_HOST" --port="$SFTP_PORT" \\
-        --username="$SFTP_USERNAME" --path="$SFTP_PATH" --keyfile=/tmp/kopia/key --known-hosts=/tmp/kopia/known_hosts ;;
-    *)
-      echo "restore check: unsupported repository $KOPIA_REPOSITORY" >&2; return 1 ;;
-  esac
-}
+${kopiaConnectFunction("/tmp/kopia", "restore check", { keysFromEnvironment: true })}
 if ! reason=$(connect 2>&1); then
   echo "restore check: cannot open the repository $KOPIA_REPOSITORY: $reason" >&2
   exit 1
@@ -59,4 +42,35 @@ if [ "$count" -eq 0 ]; then
 fi
 echo "restore check: $count snapshot(s) of ${identity.username}@${identity.hostname}"
 `;
+}
+
+/**
+ * The sh function `connect` that connects Kopia to KOPIA_REPOSITORY (filesystem://, s3:// or
+ * sftp://) from the environment a VolSync mover Secret provides, with the client config in
+ * "$config". `dir` (a directory, created by the caller; a literal path or a "$var/..." word) holds
+ * the SSH key and known_hosts that the Secret carries as contents. `who` prefixes its errors.
+ * With `keysFromEnvironment`, the S3 keys are left to Kopia's own AWS_* environment lookup.
+ */
+export function kopiaConnectFunction(dir: string, who: string, options: { keysFromEnvironment?: boolean } = {}): string {
+  // Kopia reads --access-key and --secret-access-key from AWS_ACCESS_KEY_ID and
+  // AWS_SECRET_ACCESS_KEY itself; as flags they would show in the process list.
+  const keys = options.keysFromEnvironment ? "" : ` \\
+        --access-key="$AWS_ACCESS_KEY_ID" --secret-access-key="$AWS_SECRET_ACCESS_KEY"`;
+  return `connect() {
+  case "$KOPIA_REPOSITORY" in
+    filesystem://*)
+      kopia --config-file="$config" repository connect filesystem --path="\${KOPIA_REPOSITORY#filesystem://}" ;;
+    s3://*)
+      location=\${KOPIA_REPOSITORY#s3://}
+      kopia --config-file="$config" repository connect s3 --bucket="\${location%%/*}" --prefix="\${location#*/}" \\
+        --endpoint="$KOPIA_S3_ENDPOINT" --region="\${AWS_REGION:-auto}"${keys} ;;
+    sftp://*)
+      printf '%s\\n' "$SFTP_KEY_FILE" > ${dir}/key && chmod 600 ${dir}/key
+      printf '%s\\n' "$SFTP_KNOWN_HOSTS_DATA" > ${dir}/known_hosts
+      kopia --config-file="$config" repository connect sftp --host="$SFTP_HOST" --port="$SFTP_PORT" \\
+        --username="$SFTP_USERNAME" --path="$SFTP_PATH" --keyfile=${dir}/key --known-hosts=${dir}/known_hosts ;;
+    *)
+      echo "${who}: unsupported repository $KOPIA_REPOSITORY" >&2; return 1 ;;
+  esac
+}`;
 }

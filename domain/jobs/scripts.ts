@@ -39,6 +39,9 @@
  * returned: sh waits for its foreground child); SIGKILL cannot notify, which is what healthchecks'
  * missing success ping is for. The CronJobs should use `concurrencyPolicy: Forbid`, and need a
  * writable TMPDIR (an emptyDir at /tmp under a read-only root file system).
+ *
+ * The restore drills (domain/jobs/drills.ts) are built from the same exported parts: scriptHeader,
+ * commonPart (with `kind: "restore drill"`), shq and the check* validators.
  */
 import { KeepPolicy, keepFlags } from "../retention";
 
@@ -58,7 +61,7 @@ export type ResticKeep = KeepPolicy;
 export type ScriptName = "postgresDump" | "sqliteDump" | "redisDump" | "resticOffsite" | "rsyncOffsite";
 
 /** What every script calls: the shell, busybox basics, and wget + timeout for notifications. */
-const COMMON_TOOLS = ["sh", "cat", "cut", "date", "mktemp", "rm", "tail", "timeout", "wget"] as const;
+export const COMMON_TOOLS = ["sh", "cat", "cut", "date", "mktemp", "rm", "tail", "timeout", "wget"] as const;
 /** What a dump script calls on top: publishing and pruning files, gzip. */
 const DUMP_TOOLS = ["chmod", "find", "gzip", "mv", "wc"] as const;
 
@@ -304,13 +307,7 @@ export function resticOffsiteScript(o: { sourceDir: string; keep: ResticKeep; ho
 export function rsyncOffsiteScript(o: { sourceDir: string; user: string; host: string; port: number; path: string; notify: Notify }): string {
   checkNotify(o.notify);
   const source = checkDir(o.sourceDir, "sourceDir");
-  if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(o.user)) throw new Error(`user: ${JSON.stringify(o.user)} is not a user name`);
-  if (!/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(o.host)) throw new Error(`host: ${JSON.stringify(o.host)} is not a hostname or IPv4 address`);
-  if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535) throw new Error(`port: ${o.port} is not a TCP port`);
-  if (!/^[A-Za-z0-9._/~+@-]+$/.test(o.path) || o.path.split("/").includes("..")) {
-    throw new Error(`path: ${JSON.stringify(o.path)} must be a remote path of letters, digits and ._/~+@- without '..'`);
-  }
-  const remotePath = o.path.length > 1 ? o.path.replace(/\/+$/, "") : o.path;
+  const remotePath = checkSshTarget(o);
   return render([
     ...header(`rsync of ${source} to ${o.user}@${o.host}:${remotePath} over SSH with a pinned host key`, "rsyncOffsite"),
     ...commonPart(o.notify, "rsync offsite copy"),
@@ -319,19 +316,9 @@ export function rsyncOffsiteScript(o: { sourceDir: string; user: string; host: s
     `SSH_PORT=${o.port}`,
     "",
     ...sourceCheckPart(),
-    "check_ssh_files() {",
-    "  require_env SSH_KEY_FILE SSH_KNOWN_HOSTS_FILE",
-    '  for f in "$SSH_KEY_FILE" "$SSH_KNOWN_HOSTS_FILE"; do',
-    '    case $f in *[!A-Za-z0-9._/@+-]*) echo "unsupported characters in the path $f" >&2; return 1 ;; esac',
-    '    if [ ! -r "$f" ] || [ ! -s "$f" ]; then echo "$f is missing, empty or unreadable" >&2; return 1; fi',
-    "  done",
-    "}",
-    "",
+    ...sshFilesCheckPart(),
     "sync_offsite() {",
-    "  # -F /dev/null: no ssh_config; only the pinned known_hosts file counts, and it is never written.",
-    '  ssh_cmd="ssh -F /dev/null -i $SSH_KEY_FILE -p $SSH_PORT -o IdentitiesOnly=yes -o BatchMode=yes'
-      + ' -o StrictHostKeyChecking=yes -o UserKnownHostsFile=$SSH_KNOWN_HOSTS_FILE -o GlobalKnownHostsFile=/dev/null'
-      + ' -o UpdateHostKeys=no -o ConnectTimeout=30 -o ServerAliveInterval=30"',
+    ...sshCommandLines(),
     "  status=0",
     '  rsync -a --delete --mkpath --exclude=\'.*.partial.*\' -e "$ssh_cmd" "$SOURCE_DIR/" "$REMOTE" || status=$?',
     '  if [ "$status" -eq 24 ]; then',
@@ -358,13 +345,51 @@ export function shq(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
+/**
+ * Validates an SSH target (user, host, port, remote path) as rsyncOffsite and the restore drills'
+ * rsync fetch use it, and returns the remote path without a trailing '/'.
+ */
+export function checkSshTarget(o: { user: string; host: string; port: number; path: string }): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(o.user)) throw new Error(`user: ${JSON.stringify(o.user)} is not a user name`);
+  if (!/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(o.host)) throw new Error(`host: ${JSON.stringify(o.host)} is not a hostname or IPv4 address`);
+  if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535) throw new Error(`port: ${o.port} is not a TCP port`);
+  if (!/^[A-Za-z0-9._/~+@-]+$/.test(o.path) || o.path.split("/").includes("..")) {
+    throw new Error(`path: ${JSON.stringify(o.path)} must be a remote path of letters, digits and ._/~+@- without '..'`);
+  }
+  return o.path.length > 1 ? o.path.replace(/\/+$/, "") : o.path;
+}
+
+/** `check_ssh_files`: SSH_KEY_FILE and SSH_KNOWN_HOSTS_FILE set, of safe characters, readable and not empty. */
+export function sshFilesCheckPart(): string[] {
+  return [
+    "check_ssh_files() {",
+    "  require_env SSH_KEY_FILE SSH_KNOWN_HOSTS_FILE",
+    '  for f in "$SSH_KEY_FILE" "$SSH_KNOWN_HOSTS_FILE"; do',
+    '    case $f in *[!A-Za-z0-9._/@+-]*) echo "unsupported characters in the path $f" >&2; return 1 ;; esac',
+    '    if [ ! -r "$f" ] || [ ! -s "$f" ]; then echo "$f is missing, empty or unreadable" >&2; return 1; fi',
+    "  done",
+    "}",
+    "",
+  ];
+}
+
+/** Sets `ssh_cmd` (inside a function): ssh with the pinned host key only, for `rsync -e`. Needs SSH_PORT. */
+export function sshCommandLines(): string[] {
+  return [
+    "  # -F /dev/null: no ssh_config; only the pinned known_hosts file counts, and it is never written.",
+    '  ssh_cmd="ssh -F /dev/null -i $SSH_KEY_FILE -p $SSH_PORT -o IdentitiesOnly=yes -o BatchMode=yes'
+      + ' -o StrictHostKeyChecking=yes -o UserKnownHostsFile=$SSH_KNOWN_HOSTS_FILE -o GlobalKnownHostsFile=/dev/null'
+      + ' -o UpdateHostKeys=no -o ConnectTimeout=30 -o ServerAliveInterval=30"',
+  ];
+}
+
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
-function checkName(value: string, what: string): void {
+export function checkName(value: string, what: string): void {
   if (!NAME.test(value)) throw new Error(`${what}: ${JSON.stringify(value)} must be letters, digits and ._- (at most 100), starting with a letter or digit`);
 }
 
-function checkNotify(notify: Notify): void {
+export function checkNotify(notify: Notify): void {
   checkName(notify.app, "notify.app");
   checkName(notify.item, "notify.item");
   if (notify.ntfyUrl !== undefined && !/^https?:\/\/[^\s'"\\]+$/.test(notify.ntfyUrl)) {
@@ -377,7 +402,7 @@ function checkKeepLast(keepLast: number): void {
 }
 
 /** Absolute directory of safe characters (they end up in sqlite and rsync arguments), no trailing '/'. */
-function checkDir(dir: string, what: string): string {
+export function checkDir(dir: string, what: string): string {
   if (!/^\/[A-Za-z0-9._/@+-]*$/.test(dir) || dir.split("/").includes("..")) {
     throw new Error(`${what}: ${JSON.stringify(dir)} must be an absolute path of letters, digits and ._/@+- without '..'`);
   }
@@ -387,15 +412,72 @@ function checkDir(dir: string, what: string): string {
 }
 
 function header(what: string, name: ScriptName): string[] {
-  const env = SCRIPT_ENV[name];
+  return scriptHeader(what, name, SCRIPT_TOOLS[name], SCRIPT_ENV[name]);
+}
+
+/** The first lines of every generated script: shebang, what it does, its tools and environment, `set -eu`. */
+export function scriptHeader(
+  what: string,
+  name: string,
+  tools: readonly string[],
+  env: { required: readonly string[]; optional: readonly string[] },
+  generator = "domain/jobs/scripts.ts",
+): string[] {
   return [
     "#!/bin/sh",
     `# homelab-backups ${name}: ${what}.`,
-    "# Generated by domain/jobs/scripts.ts; edit the generator, not this text.",
-    `# Needs: ${SCRIPT_TOOLS[name].join(" ")}.`,
+    `# Generated by ${generator}; edit the generator, not this text.`,
+    `# Needs: ${tools.join(" ")}.`,
     `# Environment: ${env.required.length ? `${env.required.join(", ")} (required); ` : ""}${env.optional.join(", ")} (optional).`,
     "set -eu",
     "",
+  ];
+}
+
+/** Options of commonPart beyond what the backup jobs use; the defaults give the backup jobs' text. */
+export interface CommonPartOptions {
+  /** What the notification title calls the job: `<app>/<item> <kind> succeeded|FAILED` ("backup"). */
+  kind?: string;
+  /** Call the script's own `cleanup` function first thing in the EXIT trap (stop servers, fix modes). */
+  cleanup?: boolean;
+  /** Record the start time (`started`, epoch seconds) and say in a failure how long the job ran. */
+  timed?: boolean;
+}
+
+/** Runs on_exit on every way out: a signal exits with 128+signal, so on_exit sees why. */
+export const SIGNAL_TRAPS: readonly string[] = ["trap on_exit EXIT", "trap 'exit 129' HUP", "trap 'exit 130' INT", "trap 'exit 143' TERM"];
+
+/** `require_env NAME...`: fails naming every empty or unset variable at once. */
+export const REQUIRE_ENV_FUNCTION: readonly string[] = [
+  "require_env() {",
+  "  missing=''",
+  '  for name in "$@"; do',
+  '    eval "value=\\${$name:-}"',
+  '    if [ -z "$value" ]; then missing="$missing $name"; fi',
+  "  done",
+  '  if [ -n "$missing" ]; then echo "missing environment variables:$missing" >&2; return 1; fi',
+  "}",
+];
+
+/**
+ * The sh function `notify ok|failed MESSAGE`: one ntfy message titled `$APP/$ITEM <kind>
+ * succeeded|FAILED` (needs APP, ITEM, NTFY_URL and `say`); a failed notification is logged, never fatal.
+ */
+export function notifyFunction(kind: string): string[] {
+  const tag = kind.replace(/ /g, "-");
+  return [
+    "# notify ok|failed MESSAGE: one ntfy message; a notification failure is logged, never fatal.",
+    "notify() {",
+    '  if [ -z "$NTFY_URL" ]; then return 0; fi',
+    "  message=$2",
+    '  if [ "$1" = ok ]; then',
+    `    set -- --header "Title: $APP/$ITEM ${kind} succeeded" --header "Priority: default" --header "Tags: white_check_mark,${tag},$APP"`,
+    "  else",
+    `    set -- --header "Title: $APP/$ITEM ${kind} FAILED" --header "Priority: high" --header "Tags: rotating_light,${tag},$APP"`,
+    "  fi",
+    '  if [ -n "${NTFY_TOKEN:-}" ]; then set -- "$@" --header "Authorization: Bearer $NTFY_TOKEN"; fi',
+    '  timeout 60 wget -q -O /dev/null "$@" --post-data "$message" "$NTFY_URL" || say "warning: the ntfy notification failed"',
+    "}",
   ];
 }
 
@@ -404,7 +486,9 @@ function header(what: string, name: ScriptName): string[] {
  * command (or a function, which then runs under `set -e` too) with its stderr kept as the reason
  * a failure notification gives; `summary` is what the success notification says.
  */
-function commonPart(notify: Notify, job: string): string[] {
+export function commonPart(notify: Notify, job: string, options: CommonPartOptions = {}): string[] {
+  const kind = options.kind ?? "backup";
+  if (!/^[a-z][a-z -]*$/.test(kind)) throw new Error(`kind: ${JSON.stringify(kind)} must be lower-case words`);
   return [
     `APP=${shq(notify.app)}`,
     `ITEM=${shq(notify.item)}`,
@@ -412,6 +496,7 @@ function commonPart(notify: Notify, job: string): string[] {
     `NTFY_URL=${shq(notify.ntfyUrl ?? "")}`,
     "",
     "umask 027",
+    ...(options.timed ? ["started=$(date -u +%s)"] : []),
     'work=$(mktemp -d "${TMPDIR:-/tmp}/homelab-backup.XXXXXX")',
     'step_log="$work/step.log"',
     ': >"$step_log"',
@@ -430,27 +515,9 @@ function commonPart(notify: Notify, job: string): string[] {
     '  cat "$step_log" >&2',
     "}",
     "",
-    "require_env() {",
-    "  missing=''",
-    '  for name in "$@"; do',
-    '    eval "value=\\${$name:-}"',
-    '    if [ -z "$value" ]; then missing="$missing $name"; fi',
-    "  done",
-    '  if [ -n "$missing" ]; then echo "missing environment variables:$missing" >&2; return 1; fi',
-    "}",
+    ...REQUIRE_ENV_FUNCTION,
     "",
-    "# notify ok|failed MESSAGE: one ntfy message; a notification failure is logged, never fatal.",
-    "notify() {",
-    '  if [ -z "$NTFY_URL" ]; then return 0; fi',
-    "  message=$2",
-    '  if [ "$1" = ok ]; then',
-    '    set -- --header "Title: $APP/$ITEM backup succeeded" --header "Priority: default" --header "Tags: white_check_mark,backup,$APP"',
-    "  else",
-    '    set -- --header "Title: $APP/$ITEM backup FAILED" --header "Priority: high" --header "Tags: rotating_light,backup,$APP"',
-    "  fi",
-    '  if [ -n "${NTFY_TOKEN:-}" ]; then set -- "$@" --header "Authorization: Bearer $NTFY_TOKEN"; fi',
-    '  timeout 60 wget -q -O /dev/null "$@" --post-data "$message" "$NTFY_URL" || say "warning: the ntfy notification failed"',
-    "}",
+    ...notifyFunction(kind),
     "",
     "# hc_ping SUFFIX [BODY]: healthchecks ping (/start, '' for success, /fail), when HEALTHCHECKS_URL is set.",
     "hc_ping() {",
@@ -462,6 +529,7 @@ function commonPart(notify: Notify, job: string): string[] {
     "  code=$?",
     "  trap - EXIT",
     "  set +e",
+    ...(options.cleanup ? ["  cleanup"] : []),
     '  for f in $partials; do rm -f -- "$f"; done',
     '  if [ "$code" -eq 0 ]; then',
     '    say "done: $summary"',
@@ -470,7 +538,9 @@ function commonPart(notify: Notify, job: string): string[] {
     "  else",
     '    cat "$step_log" >&2',
     '    reason=$(tail -n 12 "$step_log" | cut -c 1-300)',
-    '    message="$APP/$ITEM: $JOB FAILED at step: $step (exit status $code)',
+    ...(options.timed
+      ? ['    message="$APP/$ITEM: $JOB FAILED at step: $step (exit status $code) after $(($(date -u +%s) - started)) s']
+      : ['    message="$APP/$ITEM: $JOB FAILED at step: $step (exit status $code)']),
     '${reason:-(no error output)}${HOSTNAME:+',
     'pod: $HOSTNAME}"',
     '    say "FAILED at step: $step (exit status $code)" >&2',
@@ -480,16 +550,13 @@ function commonPart(notify: Notify, job: string): string[] {
     '  rm -rf -- "$work"',
     '  exit "$code"',
     "}",
-    "trap on_exit EXIT",
-    "trap 'exit 129' HUP",
-    "trap 'exit 130' INT",
-    "trap 'exit 143' TERM",
+    ...SIGNAL_TRAPS,
     "hc_ping /start",
     "",
   ];
 }
 
-const STAMP_GLOB = "[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z";
+export const STAMP_GLOB = "[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z";
 
 /** Backup directory, final name, temporary files, publishing and count-based pruning. */
 function dumpPart(dir: string, keepLast: number, ext: string): string[] {
@@ -566,6 +633,6 @@ function sourceCheckPart(): string[] {
   ];
 }
 
-function render(lines: string[]): string {
+export function render(lines: string[]): string {
   return `${lines.join("\n")}\n`;
 }

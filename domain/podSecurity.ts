@@ -3,7 +3,8 @@
  * `pod-security.kubernetes.io/enforce: restricted` admits), checked on a pod spec. Returns every
  * violation; an empty list means the API server would admit the pod.
  */
-type Json = Record<string, any>; // `any`: pod specs are walked by field name, like the admission plugin does
+// `any`: pod specs are walked by field name, like the admission plugin does; callers pass manifests of any shape.
+type Json = Record<string, any>;
 
 const ALLOWED_VOLUMES = ["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret"];
 
