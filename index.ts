@@ -4,6 +4,8 @@
  */
 import { BackupPlatform } from "./components/platform";
 import { loadStackConfig } from "./components/stackConfig";
+import { restoreEntryPoints } from "./domain/runbooks";
+import { destinationSummaries } from "./domain/storage";
 
 export = () => {
   const config = loadStackConfig();
@@ -11,11 +13,9 @@ export = () => {
   return {
     cluster: platform.plan.clusterName,
     peakJobStartsPerMinute: platform.plan.peakStarts,
-    destinations: Object.fromEntries(
-      platform.plan.destinations.map((destination) => [
-        destination.name,
-        { kind: destination.kind, site: destination.site, buckets: destination.buckets.map((bucket) => bucket.name) },
-      ]),
-    ),
+    /** Per destination: where it is, its buckets and which consumers hold a key to which bucket (never a key). */
+    destinations: destinationSummaries(config, platform.plan),
+    /** Per app, dataset and host: its runbook and, per data item and copy, the section that restores it. */
+    restore: restoreEntryPoints(config, platform.plan),
   };
 };

@@ -5,10 +5,12 @@ import { CnpgBackup } from "./cnpgBackup";
 import { BackupContext } from "./context";
 import { DumpBackup } from "./dumpBackup";
 import { DumpOffsite } from "./dumpOffsite";
+import { RepositoryVerification } from "./repositoryVerification";
 import { RestoreDrill } from "./restoreDrill";
 import { VolumeBackup } from "./volumeBackup";
 import { kubernetesObject } from "./kubernetes";
 import { kopiaMaintenance } from "../domain/volsync";
+import { verificationName } from "../domain/verification";
 
 export interface AppBackupArgs {
   /** The planned app: its tier, destinations and data items. */
@@ -54,6 +56,9 @@ export class AppBackup extends pulumi.ComponentResource {
       for (const job of args.context.plan.jobs.filter((j) => j.kind === "restore-drill" && j.itemId === item.id)) {
         new RestoreDrill(`${childName}-drill`, { item, job, context: args.context }, { ...childOpts, dependsOn: args.context.operators });
       }
+    }
+    for (const job of args.context.plan.jobs.filter((j) => j.kind === "verify" && j.app === app.name)) {
+      new RepositoryVerification(verificationName(job), { job, context: args.context }, { ...childOpts, dependsOn: args.context.operators });
     }
     this.registerOutputs({});
   }

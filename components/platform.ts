@@ -7,6 +7,7 @@ import { secretOwners } from "../domain/secrets";
 import { bucketConsumers, r2LockPrefixes } from "../domain/storage";
 import { COMPONENT_TYPES } from "../domain/types";
 import { AppBackup } from "./appBackup";
+import { BackupAlerts } from "./backupAlerts";
 import { BackupContext } from "./context";
 import { Operators } from "./operators";
 import { SnapshotSchedules } from "./snapshotSchedules";
@@ -88,6 +89,7 @@ export class BackupPlatform extends pulumi.ComponentResource {
       this.apps[app.name] = new AppBackup(app.name, { app, context }, { parent: this, providers: { kubernetes } });
     }
     new SnapshotSchedules("snapshots", { config, plan, operators: operators.releases }, { parent: this, providers: { kubernetes } });
+    new BackupAlerts("alerts", { config, plan, dependsOn: [this.systemNamespace] }, { parent: this, providers: { kubernetes } });
     this.machines(context, store, bucketCredentials);
     this.registerOutputs({
       destinations: Object.fromEntries(

@@ -39,7 +39,7 @@ import { cloudSyncDrillScript } from "./jobs/cloudsyncDrill";
 type Manifest = Record<string, unknown>;
 
 /** The CNPG PostgreSQL images run as this user. */
-const CNPG_UID = 26;
+export const CNPG_UID = 26;
 /** The alpine postgres image's postgres user: initdb refuses root and wants a real account. */
 const ALPINE_POSTGRES_UID = 70;
 
@@ -58,7 +58,7 @@ export function drillName(item: PlannedItem): string {
   return kubeName([item.app, item.kind === "dataset" || item.kind === "host" ? "" : item.name, "drill"].filter(Boolean));
 }
 
-interface Step {
+export interface Step {
   image: string;
   script: string;
   env?: Manifest[];
@@ -68,8 +68,12 @@ interface Step {
   uid?: number;
 }
 
-interface DrillPod {
+export interface DrillPod {
   job: PlannedJob;
+  /** CronJob name (default: drillName of the item). */
+  name?: string;
+  /** The label that says what the CronJob is (default: the restore-drill label). */
+  marker?: Record<string, string>;
   item: PlannedItem;
   config: StackConfig;
   secretName?: string;
@@ -83,8 +87,9 @@ interface DrillPod {
   deadlineSeconds: number;
 }
 
-function drillCronJob(pod: DrillPod): Manifest {
-  const labels = { ...jobLabels(pod.item.app, pod.item.tier, pod.item.id, pod.job.destination), [LABELS.drill]: "true" };
+/** A CronJob whose pod runs init steps and a main step that notifies: drills and verifications. */
+export function drillCronJob(pod: DrillPod): Manifest {
+  const labels = { ...jobLabels(pod.item.app, pod.item.tier, pod.item.id, pod.job.destination), ...(pod.marker ?? { [LABELS.drill]: "true" }) };
   const container = (name: string, step: Step): Manifest => ({
     name,
     image: step.image,
@@ -98,7 +103,7 @@ function drillCronJob(pod: DrillPod): Manifest {
   return {
     apiVersion: "batch/v1",
     kind: "CronJob",
-    metadata: { name: drillName(pod.item), namespace: drillNamespace(pod.config, pod.item), labels },
+    metadata: { name: pod.name ?? drillName(pod.item), namespace: drillNamespace(pod.config, pod.item), labels },
     spec: {
       schedule: pod.job.schedule.controllerCron,
       timeZone: pod.job.schedule.controllerTimeZone,
@@ -134,9 +139,16 @@ function drillCronJob(pod: DrillPod): Manifest {
   };
 }
 
-/** A recipe's values and template with the drill's own notification values added. */
-function withNotifications(config: StackConfig, item: PlannedItem, name: string, values: StoreValue[], template: Record<string, string>): SecretRecipe {
-  const notifications = notificationValues(config, kubeName([config.cluster.name, item.app, item.name, "drill"]));
+/** A recipe's values and template with the job's own notification values added (healthchecks check `slug`). */
+export function withNotifications(
+  config: StackConfig,
+  item: PlannedItem,
+  name: string,
+  values: StoreValue[],
+  template: Record<string, string>,
+  slug = kubeName([config.cluster.name, item.app, item.name, "drill"]),
+): SecretRecipe {
+  const notifications = notificationValues(config, slug);
   return {
     name,
     namespace: drillNamespace(config, item),
@@ -149,7 +161,7 @@ function secretName(item: PlannedItem): string {
   return kubeName(["hb", drillName(item)]);
 }
 
-function nasRepositoryVolume(copy: PlannedCopy): { mounts: Manifest[]; volumes: Manifest[] } {
+export function nasRepositoryVolume(copy: PlannedCopy): { mounts: Manifest[]; volumes: Manifest[] } {
   if (copy.destinationKind !== "nfs") return { mounts: [], volumes: [] };
   return {
     mounts: [{ name: "repository", mountPath: NAS_MOUNT }],
@@ -223,21 +235,9 @@ function dumpDrill(config: StackConfig, item: PlannedItem, copy: PlannedCopy, jo
     volumes.push({ name: "backup", persistentVolumeClaim: { claimName: nasClaimName(copy.destination), readOnly: true } });
     fetch = { image: verifyImage(config, item), script: nasDumpFetchScript({ dir, item: item.name, maxAgeHours }), mounts };
   } else if (copy.method === "dump-restic") {
-    const target = config.destinations[copy.destination];
-    const own = storeItem(config.cluster.name, item.app);
-    const fields = bucketFields({ destination: copy.destination, credential: "dumps" });
-    values.push(
-      { variable: "resticPassword", item: own, field: "restic-password" },
-      { variable: "accessKeyId", item: own, field: fields.accessKeyId },
-      { variable: "secretAccessKey", item: own, field: fields.secretAccessKey },
-    );
-    Object.assign(template, {
-      RESTIC_REPOSITORY: resticRepository(config, item, copy),
-      RESTIC_PASSWORD: "{{ .resticPassword }}",
-      AWS_ACCESS_KEY_ID: "{{ .accessKeyId }}",
-      AWS_SECRET_ACCESS_KEY: "{{ .secretAccessKey }}",
-      AWS_DEFAULT_REGION: target.kind === "b2" ? target.region : "auto",
-    });
+    const env = dumpResticEnv(config, item, copy);
+    values.push(...env.values);
+    Object.assign(template, env.template);
     fetch = {
       image: config.images.restic,
       script: resticDumpFetchScript({ item: item.name, dir, maxAgeHours }),
@@ -299,6 +299,27 @@ function dumpDrill(config: StackConfig, item: PlannedItem, copy: PlannedCopy, jo
   };
 }
 
+/** What reading an app's offsite dump repository (restic on B2/R2) takes: its URL, password and bucket keys. */
+export function dumpResticEnv(config: StackConfig, item: PlannedItem, copy: PlannedCopy): { values: StoreValue[]; template: Record<string, string> } {
+  const target = config.destinations[copy.destination];
+  const own = storeItem(config.cluster.name, item.app);
+  const fields = bucketFields({ destination: copy.destination, credential: "dumps" });
+  return {
+    values: [
+      { variable: "resticPassword", item: own, field: "restic-password" },
+      { variable: "accessKeyId", item: own, field: fields.accessKeyId },
+      { variable: "secretAccessKey", item: own, field: fields.secretAccessKey },
+    ],
+    template: {
+      RESTIC_REPOSITORY: resticRepository(config, item, copy),
+      RESTIC_PASSWORD: "{{ .resticPassword }}",
+      AWS_ACCESS_KEY_ID: "{{ .accessKeyId }}",
+      AWS_SECRET_ACCESS_KEY: "{{ .secretAccessKey }}",
+      AWS_DEFAULT_REGION: target.kind === "b2" ? target.region : "auto",
+    },
+  };
+}
+
 function dumpEngine(config: StackConfig, item: PlannedItem): "postgres" | "postgres-all" | "sqlite" | "redis" {
   if (item.kind === "sqlite") return "sqlite";
   if (item.kind === "redis") return "redis";
@@ -313,44 +334,55 @@ function verifyImage(config: StackConfig, item: PlannedItem): string {
 }
 
 /** The notification variables of a drill Secret, as env entries (for containers that get nothing else). */
-function notificationEnv(secret: SecretRecipe, name: string): Manifest[] {
+export function notificationEnv(secret: SecretRecipe, name: string): Manifest[] {
   return ["NTFY_TOKEN", "HEALTHCHECKS_URL"]
     .filter((key) => key in secret.template)
     .map((key) => ({ name: key, valueFrom: { secretKeyRef: { name, key } } }));
 }
 
-function pgbackrestDrill(config: StackConfig, item: PlannedItem, copy: PlannedCopy, job: PlannedJob, maxAgeHours: number): DrillObjects {
+/**
+ * What reading one pgBackRest repository of a CNPG cluster takes: its number in the Stanza, the
+ * Stanza's settings as pgBackRest's own environment variables, and the store values (cipher pass,
+ * bucket keys) for a Secret.
+ */
+export function pgbackrestRepoEnv(
+  config: StackConfig,
+  item: PlannedItem,
+  copy: PlannedCopy,
+): { repo: number; settings: Record<string, string>; values: StoreValue[]; template: Record<string, string> } {
   const cluster = cnpgClusterName(config, item);
-  const repo = item.copies.filter((c) => c.method === "pgbackrest").indexOf(copy) + 1;
+  const repo = item.copies.filter((c) => c.method === "pgbackrest").findIndex((c) => c.id === copy.id) + 1;
   const target = config.destinations[copy.destination];
   const endpoint =
     target.kind === "b2" ? { host: b2S3Endpoint(target.region), region: target.region } : target.kind === "r2" ? { host: r2S3Endpoint(target.accountId, target.jurisdiction), region: "auto" } : undefined;
-  if (!endpoint) throw new Error(`${copy.id}: pgBackRest repositories are object storage`);
+  if (!endpoint || repo === 0) throw new Error(`${copy.id}: pgBackRest repositories are object storage copies of the item`);
   const own = storeItem(config.cluster.name, cnpgOwner(cluster));
   const fields = bucketFields({ destination: copy.destination, credential: "pgbackrest" });
   const prefix = `PGBACKREST_REPO${repo}`;
-  const secret = withNotifications(
-    config,
-    item,
-    secretName(item),
-    [
+  return {
+    repo,
+    settings: {
+      PGBACKREST_STANZA: cluster,
+      [`${prefix}_TYPE`]: "s3",
+      [`${prefix}_PATH`]: `/${cluster}`,
+      [`${prefix}_S3_BUCKET`]: copy.location,
+      [`${prefix}_S3_ENDPOINT`]: endpoint.host.replace(/^https:\/\//, ""),
+      [`${prefix}_S3_REGION`]: endpoint.region,
+      [`${prefix}_S3_URI_STYLE`]: "path",
+      [`${prefix}_CIPHER_TYPE`]: "aes-256-cbc",
+    },
+    values: [
       { variable: "cipherPass", item: own, field: "cipher-pass" },
       { variable: "accessKeyId", item: own, field: fields.accessKeyId },
       { variable: "secretAccessKey", item: own, field: fields.secretAccessKey },
     ],
-    { [`${prefix}_CIPHER_PASS`]: "{{ .cipherPass }}", [`${prefix}_S3_KEY`]: "{{ .accessKeyId }}", [`${prefix}_S3_KEY_SECRET`]: "{{ .secretAccessKey }}" },
-  );
-  // The Stanza's settings for this repository, as pgBackRest's own environment variables.
-  const settings = {
-    PGBACKREST_STANZA: cluster,
-    [`${prefix}_TYPE`]: "s3",
-    [`${prefix}_PATH`]: `/${cluster}`,
-    [`${prefix}_S3_BUCKET`]: copy.location,
-    [`${prefix}_S3_ENDPOINT`]: endpoint.host.replace(/^https:\/\//, ""),
-    [`${prefix}_S3_REGION`]: endpoint.region,
-    [`${prefix}_S3_URI_STYLE`]: "path",
-    [`${prefix}_CIPHER_TYPE`]: "aes-256-cbc",
+    template: { [`${prefix}_CIPHER_PASS`]: "{{ .cipherPass }}", [`${prefix}_S3_KEY`]: "{{ .accessKeyId }}", [`${prefix}_S3_KEY_SECRET`]: "{{ .secretAccessKey }}" },
   };
+}
+
+function pgbackrestDrill(config: StackConfig, item: PlannedItem, copy: PlannedCopy, job: PlannedJob, maxAgeHours: number): DrillObjects {
+  const { repo, settings, values, template } = pgbackrestRepoEnv(config, item, copy);
+  const secret = withNotifications(config, item, secretName(item), values, template);
   const database = config.apps[item.app].databases[item.name];
   const image = database.engine === "cnpg" ? database.imageName : config.images.postgres;
   return {

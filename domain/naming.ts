@@ -43,6 +43,8 @@ export const LABELS = {
   destination: `${LABEL_PREFIX}/destination`,
   /** "true" on restore drill CronJobs and their pods. */
   drill: `${LABEL_PREFIX}/restore-drill`,
+  /** "true" on repository verification CronJobs and their pods. */
+  verify: `${LABEL_PREFIX}/verify`,
   managedBy: "app.kubernetes.io/managed-by",
 } as const;
 

@@ -19,7 +19,7 @@ import {
 import { BackupWindow, ScheduleRequest, spreadSchedules } from "./spread";
 import { DestinationKind, Retention, Site, siteOf, Tier, TIER_DEFINITIONS } from "./tiers";
 import { compareText } from "./compare";
-import { drillCadence, drillCopy, drillCron, drillMaxAgeHours } from "./drillSchedule";
+import { DrillCadence, drillCadence, drillCopy, drillCron, drillMaxAgeHours } from "./drillSchedule";
 
 export type DataKind = "volume" | "cnpg" | "postgres" | "sqlite" | "redis" | "dataset" | "host";
 
@@ -148,8 +148,8 @@ export interface PlannedDestination {
   buckets: PlannedBucket[];
 }
 
-/** Scheduled work that is not itself a copy: repository care, full backups and restore drills. */
-export type JobKind = "kopia-maintenance" | "pgbackrest-full" | "restore-drill";
+/** Scheduled work that is not itself a copy: repository care, full backups, restore drills and verifications. */
+export type JobKind = "kopia-maintenance" | "pgbackrest-full" | "restore-drill" | "verify";
 
 export interface PlannedJob {
   /** Unique: "<app>/kopia-maintenance@<destination>", "<item id>/full@<destination>". */
@@ -162,6 +162,10 @@ export interface PlannedJob {
   copyId?: string;
   /** Restore drills: the newest backup must be younger than this, or backups have stopped. */
   maxAgeHours?: number;
+  /** Verifications: the repository's data is read in this many parts, one per run. */
+  readParts?: number;
+  /** Verifications: days between two runs (1 daily, 7 weekly, 31 monthly...). */
+  intervalDays?: number;
   namespace: string;
   destination: string;
   controller: Controller;
@@ -362,6 +366,7 @@ export function planBackups(config: StackConfig): BackupPlan {
         schedule: controllerSchedule(describeSpec(spec), spread.crons.get(job.id)!, job.controller, timeZone, offset),
       })),
       ...drillJobs(items, window, timeZone, offset),
+      ...verifyJobs(config, items, window, timeZone, offset),
     ],
     peakStarts: spread.peakStarts,
     peakMinuteOfWeek: spread.peakMinuteOfWeek,
@@ -395,6 +400,72 @@ function drillJobs(items: readonly PlannedItem[], window: BackupWindow, timeZone
       },
     ];
   });
+}
+
+/** Every repository's data is read once in this many days, a share per verification run. */
+export const READ_ALL_DATA_DAYS = 28;
+
+const CADENCE_DAYS: Record<DrillCadence, number> = { daily: 1, weekly: 7, monthly: 31, quarterly: 92, yearly: 366 };
+
+/**
+ * The repository a copy lives in, for verification: restic and pgBackRest keep one per item and
+ * destination, Kopia one per app and destination (all its volumes), dump copies one per app and
+ * destination. Copies without a tool that can check a repository (rsync, snapshots, Cloud Sync,
+ * hosts, whose drills check instead) have none.
+ */
+export function verifiedRepository(item: PlannedItem, copy: PlannedCopy): string | undefined {
+  switch (copy.method) {
+    case "volsync-restic":
+    case "pgbackrest":
+      return `${item.id}/verify@${copy.destination}`;
+    case "volsync-kopia":
+      return `${item.app}/kopia-verify@${copy.destination}`;
+    case "dump-restic":
+      return `${item.app}/dumps-verify@${copy.destination}`;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * One integrity check per repository, as often as its most demanding item's tier asks
+ * (tiers.N.verifyDays). restic and Kopia read a share of the data per run, so all of it is read
+ * every READ_ALL_DATA_DAYS without paying egress for a full read each time; pgBackRest's verify
+ * reads the whole repository, so it runs weekly at most.
+ */
+function verifyJobs(config: StackConfig, items: readonly PlannedItem[], window: BackupWindow, timeZone: string, offset: number): PlannedJob[] {
+  const repositories = new Map<string, { item: PlannedItem; copy: PlannedCopy; days: number }>();
+  for (const item of items) {
+    const tierKey = String(item.tier) as "1" | "2" | "3";
+    const days = config.tiers[tierKey]?.verifyDays ?? TIER_DEFINITIONS[item.tier].defaults.verifyDays;
+    if (days === 0) continue;
+    for (const copy of item.copies) {
+      const id = verifiedRepository(item, copy);
+      if (!id) continue;
+      const wanted = copy.method === "pgbackrest" ? Math.max(days, 7) : days;
+      const known = repositories.get(id);
+      if (!known || wanted < known.days) repositories.set(id, { item: known?.item ?? item, copy: known?.copy ?? copy, days: wanted });
+    }
+  }
+  return [...repositories.entries()]
+    .sort(([a], [b]) => compareText(a, b))
+    .map(([id, { item, copy, days }]): PlannedJob => {
+      const cadence = drillCadence(days);
+      const intervalDays = CADENCE_DAYS[cadence];
+      return {
+        id,
+        kind: "verify",
+        app: item.app,
+        itemId: item.id,
+        copyId: copy.id,
+        namespace: item.namespace,
+        destination: copy.destination,
+        controller: "cronjob",
+        readParts: copy.method === "pgbackrest" ? 1 : Math.max(1, Math.round(READ_ALL_DATA_DAYS / intervalDays)),
+        intervalDays,
+        schedule: controllerSchedule(cadence, drillCron(id, days, window), "cronjob", timeZone, offset),
+      };
+    });
 }
 
 function itemDrafts(config: StackConfig, appName: string): ItemDraft[] {

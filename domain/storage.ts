@@ -14,6 +14,7 @@
  */
 import type { StackConfig } from "./config/schema";
 import type { BackupPlan, CopyMethod, PlannedCopy, PlannedItem } from "./plan";
+import type { DestinationKind, Site } from "./tiers";
 import { kubeName } from "./naming";
 import { compareText } from "./compare";
 
@@ -175,4 +176,38 @@ export function r2LockPrefixes(config: StackConfig, plan: BackupPlan, bucketName
     }
   }
   return [...prefixes].sort();
+}
+
+export interface DestinationSummary {
+  kind: DestinationKind;
+  site: Site;
+  /** The S3 endpoint (b2, r2), the NFS export (nfs) or the SSH target (ssh). */
+  endpoint: string;
+  buckets: string[];
+  /** Consumer credential ids by bucket: who can be revoked without touching the others. */
+  keyHolders: Record<string, string[]>;
+}
+
+/** What the stack exports per destination; contains no secret. */
+export function destinationSummaries(config: StackConfig, plan: BackupPlan): Record<string, DestinationSummary> {
+  const consumers = bucketConsumers(config, plan);
+  return Object.fromEntries(
+    plan.destinations.map((destination) => {
+      const target = config.destinations[destination.name];
+      const endpoint =
+        target.kind === "b2"
+          ? b2S3Endpoint(target.region)
+          : target.kind === "r2"
+            ? r2S3Endpoint(target.accountId, target.jurisdiction)
+            : target.kind === "nfs"
+              ? `${target.server}:${target.path}`
+              : `${target.user}@${target.host}:${target.path}`;
+      const keyHolders: Record<string, string[]> = {};
+      for (const consumer of consumers.filter((c) => c.destination === destination.name)) {
+        (keyHolders[consumer.bucket] ??= []).push(consumer.id);
+      }
+      const summary: DestinationSummary = { kind: destination.kind, site: destination.site, endpoint, buckets: destination.buckets.map((bucket) => bucket.name), keyHolders };
+      return [destination.name, summary];
+    }),
+  );
 }

@@ -58,12 +58,16 @@ export interface TierDefaults {
   snapshots: Retention;
   /** Days between automatic restore drills (0: none). */
   restoreDrillDays: number;
+  /** Days between integrity checks of each repository holding the tier's data (0: none). */
+  verifyDays: number;
 }
 
 export interface TierDefinition {
   tier: Tier;
   label: string;
   meaning: string;
+  /** Prometheus severity of the tier's backup alerts. */
+  alertSeverity: "critical" | "warning" | "info";
   requirements: TierRequirements;
   defaults: TierDefaults;
 }
@@ -73,6 +77,7 @@ export const TIER_DEFINITIONS: Readonly<Record<Tier, TierDefinition>> = {
     tier: 1,
     label: "irreplaceable",
     meaning: "Photos, documents, the password vault: losing it is permanent.",
+    alertSeverity: "critical",
     requirements: {
       offsite: "required",
       immutableOffsite: true,
@@ -97,12 +102,15 @@ export const TIER_DEFINITIONS: Readonly<Record<Tier, TierDefinition>> = {
       snapshots: { hourly: 48, daily: 14 },
       // Seeds 002 and 003: monthly restore drills.
       restoreDrillDays: 31,
+      // Seed 004's daily verifier.
+      verifyDays: 1,
     },
   },
   2: {
     tier: 2,
     label: "important",
     meaning: "Configuration and dashboards that can be rebuilt, at a cost in time.",
+    alertSeverity: "warning",
     requirements: {
       offsite: "optional",
       immutableOffsite: false,
@@ -122,12 +130,14 @@ export const TIER_DEFINITIONS: Readonly<Record<Tier, TierDefinition>> = {
       pgbackrest: { full: 14, diff: 30, archive: 7, historyDays: 30 },
       snapshots: { daily: 7 },
       restoreDrillDays: 92,
+      verifyDays: 7,
     },
   },
   3: {
     tier: 3,
     label: "replaceable",
     meaning: "Media and caches that can be downloaded again.",
+    alertSeverity: "info",
     requirements: {
       offsite: "discouraged",
       immutableOffsite: false,
@@ -147,6 +157,7 @@ export const TIER_DEFINITIONS: Readonly<Record<Tier, TierDefinition>> = {
       pgbackrest: { full: 14, diff: 30, archive: 7, historyDays: 30 },
       snapshots: { daily: 3 },
       restoreDrillDays: 0,
+      verifyDays: 28,
     },
   },
 };

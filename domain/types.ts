@@ -9,6 +9,8 @@ export const COMPONENT_TYPES = {
   dataset: "homelab-backups:truenas:DatasetBackup",
   host: "homelab-backups:hosts:HostBackup",
   drill: "homelab-backups:drills:RestoreDrill",
+  verification: "homelab-backups:drills:RepositoryVerification",
+  alerts: "homelab-backups:alerts:BackupAlerts",
 } as const;
 
 /** Components that each protect one piece of data and declare its copies as their inputs. */

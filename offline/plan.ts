@@ -5,11 +5,13 @@ import * as pulumi from "@pulumi/pulumi";
  */
 import { machineTasks } from "../domain/machines";
 import { recoverySheet } from "../domain/recovery";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { basename, join } from "node:path";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { parseStackConfig } from "../domain/config/parse";
-import { PROJECT } from "../domain/config/schema";
+import { PROJECT, StackConfig } from "../domain/config/schema";
 import { BackupPlan, planBackups } from "../domain/plan";
+import { RUNBOOK_DIR } from "../domain/runbookLinks";
+import { runbooks } from "../domain/runbooks";
 import { PACK_NAME, policies } from "../policies/registry";
 import { runProgram, CapturedResource } from "./engine";
 import { evaluatePolicies, PolicyPackConfig, PolicyReport } from "./policyHarness";
@@ -26,6 +28,14 @@ export interface PlanOptions {
   transformations?: pulumi.ResourceTransformation[];
 }
 
+export const CORE_ARTIFACTS = ["manifests.yaml", "resources.json", "BACKUP-PLAN.md", "policy-report.json"] as const;
+type CoreArtifact = (typeof CORE_ARTIFACTS)[number];
+
+/** The generated runbooks, by path relative to a plan's output directory ("runbooks/<app>.md"). */
+export function runbookArtifacts(config: StackConfig, plan: BackupPlan): Record<string, string> {
+  return Object.fromEntries(Object.entries(runbooks(config, plan)).map(([path, text]) => [`runbooks/${path.slice(RUNBOOK_DIR.length + 1)}`, text]));
+}
+
 export interface PlanResult {
   stack: string;
   plan: BackupPlan;
@@ -35,7 +45,8 @@ export interface PlanResult {
   report: PolicyReport;
   /** Every secret value the run produced or received, for leak checks. */
   secretValues: Set<string>;
-  artifacts: Record<"manifests.yaml" | "resources.json" | "BACKUP-PLAN.md" | "policy-report.json", string>;
+  /** Files by path relative to the output directory: the four plan artifacts and `runbooks/<app>.md`. */
+  artifacts: Record<CoreArtifact, string> & Record<string, string>;
   /** Wall time of the program run (resource registration) and of the policy evaluation, in ms. */
   timings: { programMs: number; policyMs: number };
 }
@@ -89,6 +100,7 @@ export async function runOfflinePlan(options: PlanOptions): Promise<PlanResult> 
             : `the Secrets of namespace ${config.cluster.systemNamespace}-vault (kubernetes provider: lost with the cluster)`,
       }),
       "policy-report.json": `${JSON.stringify(report, null, 2)}\n`,
+      ...runbookArtifacts(config, plan),
     },
     timings: { programMs, policyMs },
   };
@@ -103,10 +115,12 @@ export function planVerdict(report: PolicyReport): { lines: string[]; exitCode: 
   return { lines, exitCode: report.mandatory > 0 ? 1 : 0 };
 }
 
+/** Writes every artifact under `outDir`; runbooks/ is rewritten whole, so a removed app's page goes too. */
 export function writeArtifacts(result: PlanResult, outDir: string): string[] {
-  mkdirSync(outDir, { recursive: true });
+  rmSync(join(outDir, "runbooks"), { recursive: true, force: true });
   return Object.entries(result.artifacts).map(([file, content]) => {
     const path = join(outDir, file);
+    mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, content);
     return path;
   });

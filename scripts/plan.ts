@@ -43,7 +43,8 @@ async function main(): Promise<number> {
     console.log(`  ${result.resources.length} resources, ${result.objects.length} Kubernetes objects`);
     console.log(`  peak job starts in one minute: ${plan.peakStarts} (first at ${describeMinuteOfWeek(plan.peakMinuteOfWeek)})`);
     console.log(`  estimated storage cost: ${cost.toFixed(2)} ${plan.currency}/month`);
-    console.log(`  wrote ${written.join(", ")}`);
+    const runbookCount = written.filter((path) => path.includes("/runbooks/")).length;
+    console.log(`  wrote ${written.filter((path) => !path.includes("/runbooks/")).join(", ")} and ${runbookCount} runbooks in ${values.out}/runbooks/`);
     const verdict = planVerdict(report);
     for (const line of verdict.lines) console.log(line);
     return verdict.exitCode;

@@ -110,7 +110,7 @@ describe("database backups", () => {
     it("takes each app's dumps offsite in one job per destination: restic to object storage, rsync to the offsite NAS", async () => {
       // The example keeps tier-1 dumps off rsync (plain files); put paperless's back on it here.
       const withRsync = await runExample(editedConfig((c) => (c.apps.paperless.destinations = ["nas", "b2", "offsite-nas"])));
-      const offsite = ofKind(withRsync, "CronJob").filter((job) => job.metadata.name.includes("-dumps-"));
+      const offsite = ofKind(withRsync, "CronJob").filter((job) => job.metadata.name.includes("-dumps-") && job.metadata.labels["homelab-backups.dev/verify"] !== "true");
       assert.deepEqual(offsite.map((job) => job.metadata.name).sort(), ["paperless-dumps-b2", "paperless-dumps-offsite-nas", "vaultwarden-dumps-b2", "vaultwarden-dumps-r2"]);
       const rsync = offsite.find((job) => job.metadata.name === "paperless-dumps-offsite-nas")!;
       const script = rsync.spec.jobTemplate.spec.template.spec.containers[0].command[2] as string;

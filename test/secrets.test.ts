@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError } from "../domain/config/errors";
@@ -126,8 +126,13 @@ describe("secrets", () => {
 
       const cli = runPlanCli();
       assert.equal(cli.status, 0, cli.stderr);
-      const written = readdirSync(cli.out).map((file) => ({ file, text: readFileSync(join(cli.out, file), "utf8") }));
-      assert.equal(written.length, 4);
+      const files = readdirSync(cli.out, { recursive: true, encoding: "utf8" }).filter((file) => statSync(join(cli.out, file)).isFile());
+      const written = files.map((file) => ({ file, text: readFileSync(join(cli.out, file), "utf8") }));
+      assert.deepEqual(
+        files.filter((file) => !file.startsWith("runbooks")).sort(),
+        ["BACKUP-PLAN.md", "manifests.yaml", "policy-report.json", "resources.json"],
+      );
+      assert.ok(files.filter((file) => file.startsWith("runbooks/")).length >= 8, "the runbooks are written and scanned too");
       const cliLeaks: string[] = [];
       for (const { file, text } of [...written, { file: "stdout", text: cli.stdout }, { file: "stderr", text: cli.stderr }]) {
         for (const secret of example.secretValues) if (text.includes(secret)) cliLeaks.push(`plan CLI ${file}: ${hint(secret)}`);

@@ -44,8 +44,10 @@ describe("volume backups with VolSync", () => {
   });
 
   it("gives every restic volume a repository path of its own", () => {
-    // Restore drills read the repository of the copy they drill: only the writers must differ.
-    const writers = byKind(run, "ExternalSecret").filter(({ manifest }) => manifest.metadata.labels["homelab-backups.dev/restore-drill"] !== "true");
+    // Restore drills and verifications read the repository of the copy they check: only the writers must differ.
+    const writers = byKind(run, "ExternalSecret").filter(
+      ({ manifest }) => manifest.metadata.labels["homelab-backups.dev/restore-drill"] !== "true" && manifest.metadata.labels["homelab-backups.dev/verify"] !== "true",
+    );
     const secrets = writers.map(({ manifest }) => manifest.spec.target.template.data.RESTIC_REPOSITORY).filter(Boolean);
     assert.ok(secrets.length >= 6);
     assert.equal(new Set(secrets).size, secrets.length, "two restic repositories coincide");

@@ -353,6 +353,9 @@ const tierOverride = z.strictObject({
   snapshots: retentionSchema.optional().describe("Local snapshots kept, per period (CSI snapshots of volumes, ZFS snapshots of datasets)"),
   restoreDrillDays: count().optional().describe("Longest time between restore drills, days (0: none); drills run weekly below 31, monthly from 31, quarterly from 92, yearly from 366"),
   mirrorHistoryDays: count().optional().describe("Days B2 keeps replaced and deleted files of TrueNAS Cloud Sync copies (their point-in-time history)"),
+  verifyDays: count()
+    .optional()
+    .describe("Days between integrity checks of each repository (0: none); each check reads a share of the data so that all of it is read every 28 days"),
 });
 
 export const tiersSchema = z
@@ -380,6 +383,20 @@ export const notificationsSchema = z
       .describe("Optional healthchecks.io dead-man's switch per job"),
   })
   .describe("Where backup jobs report");
+
+export const alertsSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe("Create PrometheusRules (needs the prometheus-operator CRDs, kube-state-metrics and the CNPG and VolSync metrics scraped)"),
+    runbookBaseUrl: z
+      .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as "https://github.com/me/homelab/blob/main/docs/runbooks"' })
+      .optional()
+      .describe("Where docs/runbooks is published; alerts link <url>/<app>.md#<item> (default: the repository-relative path)"),
+    ruleLabels: z
+      .record(z.string().min(1), z.string())
+      .default({})
+      .describe('Labels every PrometheusRule carries, for Prometheus\' ruleSelector (e.g. release: kube-prometheus-stack)'),
+  })
+  .describe("Prometheus alerts for stale, failed and stuck backups, with severities by tier");
 
 export const pricingSchema = z
   .strictObject({
@@ -464,6 +481,7 @@ export const stackConfigSchema = z.strictObject({
   apps: z.record(dnsLabel(), appSchema).default({}).describe("Apps whose data is backed up, by name"),
   tiers: tiersSchema.prefault({}),
   notifications: notificationsSchema.optional(),
+  alerts: alertsSchema.prefault({}),
   pricing: pricingSchema.prefault({}),
   credentials: credentialsSchema,
   truenas: truenasSchema.optional(),

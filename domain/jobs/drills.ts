@@ -79,6 +79,10 @@ import {
   sshCommandLines,
   sshFilesCheckPart,
   STAMP_GLOB,
+  AWS_ENV,
+  KOPIA_REPOSITORY_ENV,
+  NOTIFY_ENV,
+  RESTIC_REPOSITORY_ENV,
 } from "./scripts";
 
 export type DrillScriptName =
@@ -159,28 +163,11 @@ export const DRILL_TOOLS: Readonly<Record<DrillScriptName, readonly string[]>> =
   drillReport: ["sh", "cat", "date", "timeout", "wget"],
 };
 
-const NOTIFY_ENV = ["NTFY_TOKEN", "HEALTHCHECKS_URL", "TMPDIR"] as const;
-const AWS_ENV = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"] as const;
 
 /** Environment variables each script reads (see the table at the top of this file). */
 export const DRILL_ENV: Readonly<Record<DrillScriptName, { required: readonly string[]; optional: readonly string[] }>> = {
-  /** RESTIC_PASSWORD, or instead RESTIC_PASSWORD_FILE or RESTIC_PASSWORD_COMMAND (hosts). */
-  resticVolumeDrill: { required: ["RESTIC_REPOSITORY", "RESTIC_PASSWORD"], optional: ["RESTIC_PASSWORD_FILE", "RESTIC_PASSWORD_COMMAND", ...AWS_ENV, ...NOTIFY_ENV] },
-  kopiaVolumeDrill: {
-    required: ["KOPIA_REPOSITORY", "KOPIA_PASSWORD"],
-    optional: [
-      "KOPIA_S3_ENDPOINT",
-      "AWS_REGION",
-      ...AWS_ENV,
-      "SFTP_HOST",
-      "SFTP_PORT",
-      "SFTP_USERNAME",
-      "SFTP_PATH",
-      "SFTP_KEY_FILE",
-      "SFTP_KNOWN_HOSTS_DATA",
-      ...NOTIFY_ENV,
-    ],
-  },
+  resticVolumeDrill: RESTIC_REPOSITORY_ENV,
+  kopiaVolumeDrill: KOPIA_REPOSITORY_ENV,
   resticDumpFetch: { required: ["RESTIC_REPOSITORY", "RESTIC_PASSWORD"], optional: ["RESTIC_PASSWORD_FILE", "RESTIC_PASSWORD_COMMAND", ...AWS_ENV, "SCRATCH", "TMPDIR"] },
   rsyncDumpFetch: { required: ["SSH_KEY_FILE", "SSH_KNOWN_HOSTS_FILE"], optional: ["SCRATCH", "TMPDIR"] },
   nasDumpFetch: { required: [], optional: ["SCRATCH", "TMPDIR"] },

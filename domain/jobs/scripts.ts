@@ -62,6 +62,19 @@ export type ScriptName = "postgresDump" | "sqliteDump" | "redisDump" | "resticOf
 
 /** What every script calls: the shell, busybox basics, and wget + timeout for notifications. */
 export const COMMON_TOOLS = ["sh", "cat", "cut", "date", "mktemp", "rm", "tail", "timeout", "wget"] as const;
+/** Environment every notifying job script may read, and the S3 keys restic and Kopia take. */
+export const NOTIFY_ENV = ["NTFY_TOKEN", "HEALTHCHECKS_URL", "TMPDIR"] as const;
+export const AWS_ENV = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"] as const;
+/** What a script that opens a VolSync mover's repository reads: the mover Secret's keys. */
+export const RESTIC_REPOSITORY_ENV = {
+  /** RESTIC_PASSWORD, or instead RESTIC_PASSWORD_FILE or RESTIC_PASSWORD_COMMAND (hosts). */
+  required: ["RESTIC_REPOSITORY", "RESTIC_PASSWORD"],
+  optional: ["RESTIC_PASSWORD_FILE", "RESTIC_PASSWORD_COMMAND", ...AWS_ENV, ...NOTIFY_ENV],
+} as const;
+export const KOPIA_REPOSITORY_ENV = {
+  required: ["KOPIA_REPOSITORY", "KOPIA_PASSWORD"],
+  optional: ["KOPIA_S3_ENDPOINT", "AWS_REGION", ...AWS_ENV, "SFTP_HOST", "SFTP_PORT", "SFTP_USERNAME", "SFTP_PATH", "SFTP_KEY_FILE", "SFTP_KNOWN_HOSTS_DATA", ...NOTIFY_ENV],
+} as const;
 /** What a dump script calls on top: publishing and pruning files, gzip. */
 const DUMP_TOOLS = ["chmod", "find", "gzip", "mv", "wc"] as const;
 

@@ -1,7 +1,8 @@
 /**
  * Validates Kubernetes objects against their real schemas: custom resources against the CRDs in
  * ../shared/crds (HOMELAB_CRDS_DIR overrides the path), core kinds against the Kubernetes
- * OpenAPI schema bundled in kubernetes-models. CRD schemas are made strict the way the API
+ * OpenAPI schema bundled in kubernetes-models, PrometheusRules against the prometheus-operator
+ * schema bundled in @kubernetes-models/prometheus-operator. CRD schemas are made strict the way the API
  * server's strict field validation is: an unknown field is an error unless the schema preserves
  * unknown fields.
  */
@@ -28,6 +29,9 @@ type JsonObject = Record<string, unknown>;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+
+/** API groups whose models live outside kubernetes-models (CRDs of operators not in ../shared/crds). */
+const MODEL_PACKAGES: Record<string, string> = { "monitoring.coreos.com": "@kubernetes-models/prometheus-operator" };
 
 let crdIndex: Map<string, CrdSchema[]> | undefined;
 
@@ -118,7 +122,7 @@ export async function validateObject(object: JsonObject): Promise<SchemaResult> 
     if (!validate(object)) errors.push(...(validate.errors ?? []).map((error) => `${error.instancePath || "/"} ${error.message}${error.params && "additionalProperty" in error.params ? ` "${String(error.params.additionalProperty)}"` : ""}`));
     return { object: label, schema: `CRD from ${chosen.source}${patch ? " (as a patch)" : ""}`, errors };
   }
-  const modulePath = group === "" ? `kubernetes-models/${version}` : `kubernetes-models/${group}/${version}`;
+  const modulePath = group === "" ? `kubernetes-models/${version}` : `${MODEL_PACKAGES[group] ?? "kubernetes-models"}/${group}/${version}`;
   let models: Record<string, new (data: JsonObject) => { validate(): void }>;
   try {
     models = await import(modulePath);

@@ -1,0 +1,557 @@
+/**
+ * Prometheus alerts for the backup plan, as prometheus-operator PrometheusRules: one per app (in
+ * the app's namespace, "<app>-backups", a group per data item) and one platform rule
+ * ("homelab-backups" in the system namespace) for conditions every app depends on. Pure: a
+ * function of the stack config and the plan; components wire the manifests.
+ *
+ * What the alerts read, and what the cluster must therefore provide:
+ * - kube-state-metrics, scraped with `honorLabels: true` (kube-prometheus-stack's default), so that
+ *   `namespace` is the object's namespace: `kube_cronjob_status_last_successful_time`,
+ *   `kube_cronjob_created`, `kube_job_failed`, `kube_job_owner`, `kube_job_status_failed`.
+ * - VolSync's controller metrics (`volsync_volume_out_of_sync`, `volsync_missed_intervals_total`,
+ *   `volsync_sync_duration_seconds`; labels `obj_namespace`, `obj_name`, `role`, `method`).
+ * - CloudNativePG instance metrics (a PodMonitor per Cluster: `spec.monitoring.enablePodMonitor`
+ *   or one of your own), including the metrics the Dalibo pgBackRest plugin exports through the
+ *   instance manager (`pgbackrest_dalibo_com_*`).
+ * - A Prometheus whose ruleSelector matches `alerts.ruleLabels`, and without
+ *   `enforcedNamespaceLabel`: an app's rule may watch its CNPG cluster in another namespace.
+ *
+ * Not watched, because nothing this Prometheus scrapes can see them:
+ * - local snapshots (SnapScheduler CSI snapshots, TrueNAS ZFS snapshots): rollbacks, not copies;
+ * - TrueNAS Cloud Sync tasks (controller "truenas") and host backups run by systemd timers
+ *   (controller "systemd"), and host restore drills: they run outside the cluster and report
+ *   through ntfy/healthchecks instead;
+ * - Kopia repository maintenance (the fork's KopiaMaintenance exports no metrics) and the weekly
+ *   pgBackRest fulls (covered by the base-backup age of their cluster).
+ * TrueNAS datasets' restore drills do run as CronJobs in the system namespace, so the platform
+ * rule watches them.
+ */
+import type { StackConfig, VolumeConfig } from "./config/schema";
+import type { BackupPlan, PlannedApp, PlannedCopy, PlannedItem, PlannedJob } from "./plan";
+import { LABELS, labelValue } from "./naming";
+import { TIER_DEFINITIONS, Tier } from "./tiers";
+import { PLATFORM_ANCHORS, PLATFORM_PAGE, runbookUrl } from "./runbookLinks";
+import { bootstrap, replicationSourceName } from "./volsync";
+import { dumpCronJob, offsiteCronJob } from "./dumps";
+import { cnpgClusterName } from "./storage";
+import { drillName, drillNamespace } from "./drills";
+import { verificationName } from "./verification";
+import { maxGapHours } from "./schedule";
+import { compareText } from "./compare";
+
+type Manifest = Record<string, unknown>;
+
+export const PROMETHEUS_RULE_API = "monitoring.coreos.com/v1";
+/** Name of the platform rule, the same as the runbook page its alerts link to. */
+export const PLATFORM_RULE = PLATFORM_PAGE;
+
+export type Severity = (typeof TIER_DEFINITIONS)[Tier]["alertSeverity"];
+
+export interface AlertRule {
+  alert: string;
+  expr: string;
+  for?: string;
+  labels: { severity: Severity; app: string; tier: string } & Record<string, string>;
+  annotations: { summary: string; description: string; runbook_url: string };
+}
+
+export interface AlertGroup {
+  name: string;
+  rules: AlertRule[];
+}
+
+/** Every metric an alert reads; the README's monitoring section and the tests hold this list too. */
+export const ALERT_METRICS = [
+  "kube_cronjob_status_last_successful_time",
+  "kube_cronjob_created",
+  "kube_job_failed",
+  "kube_job_owner",
+  "kube_job_status_failed",
+  "volsync_volume_out_of_sync",
+  "volsync_missed_intervals_total",
+  "volsync_sync_duration_seconds_count",
+  "cnpg_collector_pg_wal_archive_status",
+  "cnpg_pg_stat_archiver_last_failed_time",
+  "cnpg_pg_stat_archiver_last_archived_time",
+  "pgbackrest_dalibo_com_last_available_backup_timestamp",
+] as const;
+
+const MIN_SLACK_HOURS = 10 / 60;
+const MAX_SLACK_HOURS = 6;
+
+/**
+ * How old the newest successful run of something scheduled may get before it counts as stale, in
+ * hours. `intervalHours` is its longest gap between two scheduled runs: a copy's
+ * `PlannedCopy.rpoHours` (five minutes for WAL archiving), a drill's or verification's cron gap.
+ * The slack on top is one more interval, at least ten minutes and at most six hours:
+ * - a single late or failed run of an hourly job does not page (2h), a missed daily run pages
+ *   the same morning (30h), WAL that has not reached the repositories for 15 minutes pages;
+ * - six hours is also the longest deadline of a backup Job (the offsite dump copies), so a run
+ *   that is still allowed to finish is never reported as missing.
+ * Thresholds therefore follow each copy's schedule; nothing is set per app.
+ */
+export function staleAfterHours(intervalHours: number): number {
+  return intervalHours + Math.min(Math.max(intervalHours, MIN_SLACK_HOURS), MAX_SLACK_HOURS);
+}
+
+/** Restores are stuck after an hour (seed 004's VolsyncRestoreStuck), plus an hour per 100 GiB expected. */
+export function restoreStuckAfterHours(expectedBytes: number): number {
+  return 1 + Math.ceil(expectedBytes / (100 * 1024 ** 3));
+}
+
+/** A Prometheus duration ("15m", "2h", "1h30m", "750h") for a number of hours, rounded to minutes. */
+export function promDuration(hours: number): string {
+  const minutes = Math.max(1, Math.round(hours * 60));
+  const h = Math.floor(minutes / 60);
+  const m = minutes % 60;
+  return `${h > 0 ? `${h}h` : ""}${m > 0 ? `${m}m` : ""}`;
+}
+
+/** The rule's name for an app. */
+export function appRuleName(app: string): string {
+  return `${app}-backups`;
+}
+
+/** PromQL string literal: the Go-style escapes Prometheus reads in "...". */
+function quote(value: string): string {
+  return `"${value.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+}
+
+/** Regular expression for a literal name (RE2), before quoting. */
+function literalRegex(value: string): string {
+  return value.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** A vector selector: `metric{a="b", c=~"d"}`; matchers whose value is a RegExp-like `{ re }` use =~. */
+function selector(metric: string, matchers: Record<string, string | { re: string }>): string {
+  const parts = Object.entries(matchers).map(([label, value]) => (typeof value === "string" ? `${label}=${quote(value)}` : `${label}=~${quote(value.re)}`));
+  return `${metric}{${parts.join(", ")}}`;
+}
+
+const seconds = (hours: number) => Math.round(hours * 3600);
+
+/** "Newest success older than `hours`", for a CronJob; a CronJob that never succeeded counts from its creation. */
+function cronJobStaleExpr(namespace: string, cronJob: string, hours: number): string {
+  const matchers = { namespace, cronjob: cronJob };
+  const last = selector("kube_cronjob_status_last_successful_time", matchers);
+  return [
+    `(time() - ${last}) > ${seconds(hours)}`,
+    `or`,
+    `((time() - ${selector("kube_cronjob_created", matchers)}) > ${seconds(hours)} unless on(namespace, cronjob) ${last})`,
+  ].join("\n");
+}
+
+/**
+ * "A Job of this CronJob failed as a whole" (retries exhausted or deadline exceeded), found through
+ * kube_job_owner rather than by matching "<cronjob>-<digits>" job names: it also catches runs
+ * started by hand with `kubectl create job --from=cronjob/...`, whatever their names, and a
+ * single failed pod that a retry made good (kube_job_status_failed > 0) does not count.
+ */
+function cronJobFailedExpr(namespace: string, cronJob: string): string {
+  return [
+    `${selector("kube_job_failed", { namespace, condition: "true" })} == 1`,
+    `and on(namespace, job_name)`,
+    selector("kube_job_owner", { namespace, owner_kind: "CronJob", owner_name: cronJob }),
+  ].join("\n");
+}
+
+/** A CNPG cluster's instance pods: "<cluster>-<serial>". CNPG's PodMonitor adds no cluster label, pod names are always there. */
+function cnpgPods(namespace: string, cluster: string): Record<string, string | { re: string }> {
+  return { namespace, pod: { re: `${literalRegex(cluster)}-[0-9]+` } };
+}
+
+/** "OffsiteNas" for "offsite-nas": destination names are DNS labels, so this is a valid alert-name part. */
+function pascal(name: string): string {
+  return name
+    .split("-")
+    .filter(Boolean)
+    .map((part) => part[0].toUpperCase() + part.slice(1))
+    .join("");
+}
+
+const METHOD_TEXT: Record<string, string> = {
+  "volsync-restic": "VolSync restic",
+  "volsync-kopia": "VolSync Kopia",
+  pgbackrest: "pgBackRest",
+  dump: "dump to the NAS share",
+  "dump-restic": "restic copy of the app's dumps",
+  "dump-rsync": "rsync copy of the app's dumps",
+};
+
+interface Context {
+  config: StackConfig;
+  plan: BackupPlan;
+}
+
+/** Labels and runbook link every alert about one data item carries. */
+function itemAlert(ctx: Context, item: PlannedItem, rule: Omit<AlertRule, "labels" | "annotations"> & { summary: string; description: string; destination?: string }): AlertRule {
+  const { summary, description, destination, ...rest } = rule;
+  return {
+    ...rest,
+    labels: {
+      severity: TIER_DEFINITIONS[item.tier].alertSeverity,
+      app: item.app,
+      tier: String(item.tier),
+      data: item.id,
+      ...(destination ? { destination } : {}),
+    },
+    annotations: { summary, description, runbook_url: runbookUrl(ctx.config, item.app, item) },
+  };
+}
+
+function volumeOf(ctx: Context, item: PlannedItem): VolumeConfig {
+  return ctx.config.apps[item.app].volumes[item.name];
+}
+
+const isVolsync = (copy: PlannedCopy) => copy.method === "volsync-restic" || copy.method === "volsync-kopia";
+const isCronJobCopy = (copy: PlannedCopy) => copy.method === "dump" || copy.method === "dump-restic" || copy.method === "dump-rsync";
+
+/** Alerts for one VolSync ReplicationSource (one copy of a volume). */
+function volsyncCopyRules(ctx: Context, item: PlannedItem, copy: PlannedCopy): AlertRule[] {
+  const namespace = item.namespace;
+  const source = replicationSourceName(item, volumeOf(ctx, item), copy);
+  const object = { obj_namespace: namespace, obj_name: source, role: "source" };
+  const suffix = pascal(copy.destination);
+  const stale = staleAfterHours(copy.rpoHours);
+  const slack = stale - copy.rpoHours;
+  const where = `${copy.destination} (${METHOD_TEXT[copy.method]}, ${copy.location})`;
+  const rules: AlertRule[] = [
+    itemAlert(ctx, item, {
+      alert: `VolSyncBackupStale${suffix}`,
+      // No VolSync metric holds lastSyncTime; the summary's count goes up once per completed sync.
+      expr: `increase(${selector("volsync_sync_duration_seconds_count", object)}[${promDuration(stale)}]) == 0`,
+      for: "10m",
+      destination: copy.destination,
+      summary: `${item.id}: no backup to ${copy.destination} completed in ${promDuration(stale)}`,
+      description:
+        `ReplicationSource ${namespace}/${source} has not completed a sync in ${promDuration(stale)}; it runs ${copy.schedule.description} (UTC cron "${copy.schedule.controllerCron}"). ` +
+        `The newest copy of ${item.id} in ${where} is older than that, so a restore from it would lose everything written since. ` +
+        `First check: kubectl -n ${namespace} describe replicationsource ${source} (conditions, lastSyncTime), then the logs of Job volsync-src-${source}.`,
+    }),
+    itemAlert(ctx, item, {
+      alert: `VolSyncOutOfSync${suffix}`,
+      // VolSync sets it when a scheduled sync has not finished before the following one was due (or
+      // no sync ever finished); `for` lets one more interval (at most 6h) pass for a long sync.
+      expr: `${selector("volsync_volume_out_of_sync", object)} == 1`,
+      for: promDuration(slack),
+      destination: copy.destination,
+      summary: `${item.id}: VolSync reports ${source} out of sync`,
+      description:
+        `VolSync has reported ReplicationSource ${namespace}/${source} out of sync for ${promDuration(slack)}: a backup to ${copy.destination} due ${copy.schedule.description} did not finish before the next one was due, or the first backup has not finished yet. ` +
+        `Recovery points of ${item.id} in ${where} are now more than one interval apart. ` +
+        `First check: kubectl -n ${namespace} get replicationsource ${source} -o yaml (status.conditions, lastSyncDuration) and the mover Job volsync-src-${source}.`,
+    }),
+    itemAlert(ctx, item, {
+      alert: `VolSyncMissedIntervals${suffix}`,
+      // Two misses, not one: increase() extrapolates, so a single miss can read as slightly above 1.
+      expr: `increase(${selector("volsync_missed_intervals_total", object)}[${promDuration(copy.rpoHours * 6)}]) >= 2`,
+      destination: copy.destination,
+      summary: `${item.id}: backups to ${copy.destination} keep overrunning their schedule`,
+      description:
+        `Syncs of ${namespace}/${source} finished after their next scheduled start {{ $value | humanize }} times in the last ${promDuration(copy.rpoHours * 6)}. ` +
+        `The copy cannot keep up with its schedule (${copy.schedule.description}), so recovery points of ${item.id} in ${copy.destination} are further apart than the plan says. ` +
+        `First check: lastSyncDuration in the ReplicationSource's status against the interval; a slow destination, a cold cache or a grown volume are the usual causes.`,
+    }),
+  ];
+  const moverJob = `volsync-src-${source}`;
+  // Job names longer than a label value cannot exist under this name; the staleness alerts still cover them.
+  if (moverJob.length <= 63) {
+    rules.push(
+      itemAlert(ctx, item, {
+        alert: `VolSyncMoverFailing${suffix}`,
+        expr: `${selector("kube_job_status_failed", { namespace, job_name: moverJob })} > 0`,
+        for: "30m",
+        destination: copy.destination,
+        summary: `${item.id}: the VolSync mover for ${copy.destination} keeps failing`,
+        description:
+          `The mover Job ${namespace}/${moverJob} has had failed pods for 30 minutes. VolSync retries it, but no backup of ${item.id} reaches ${where} while it fails. ` +
+          `First check: kubectl -n ${namespace} logs job/${moverJob} (repository password or credentials, an unreachable destination, a stale repository lock).`,
+      }),
+    );
+  }
+  return rules;
+}
+
+/** The restore-once bootstrap of a volume: stuck when its ReplicationDestination has not finished. */
+function restoreRules(ctx: Context, item: PlannedItem): AlertRule[] {
+  const volume = volumeOf(ctx, item);
+  const objects = bootstrap(ctx.config, item, volume, { restic: ctx.config.images.restic, kopia: ctx.config.images.kopia });
+  if (!objects) return [];
+  const name = String((objects.destination.metadata as { name: string }).name);
+  const claim = String((objects.claim.metadata as { name: string }).name);
+  const after = restoreStuckAfterHours(item.expectedBytes);
+  return [
+    itemAlert(ctx, item, {
+      alert: "VolSyncRestoreStuck",
+      // Until its first (and only) sync finishes, VolSync reports a destination out of sync.
+      expr: `${selector("volsync_volume_out_of_sync", { obj_namespace: item.namespace, obj_name: name, role: "destination" })} == 1`,
+      for: promDuration(after),
+      summary: `${item.id}: the restore-once bootstrap has not finished in ${promDuration(after)}`,
+      description:
+        `ReplicationDestination ${item.namespace}/${name} has been restoring ${item.id} for more than ${promDuration(after)}. ` +
+        `Claim ${claim} stays Pending until it finishes, so ${item.app} cannot start; nothing is lost yet, the backup is still in the repository. ` +
+        `First check: kubectl -n ${item.namespace} describe replicationdestination ${name} and the logs of Job volsync-dst-${name} (repository reachable, credentials present, enough capacity).`,
+    }),
+  ];
+}
+
+/** Alerts for one CronJob-driven copy: a dump to the NAS share or an app's dumps taken offsite. */
+function cronJobCopyRules(ctx: Context, item: PlannedItem, copy: PlannedCopy): AlertRule[] {
+  const job = copy.method === "dump" ? dumpCronJob(ctx.config, item, copy) : offsiteCronJob(ctx.config, item, copy);
+  const metadata = job.metadata as { name: string; namespace: string };
+  const suffix = pascal(copy.destination);
+  const stale = staleAfterHours(copy.rpoHours);
+  const shared = copy.method === "dump" ? "" : ` The job copies all of ${item.app}'s dumps, so every dumped item of ${item.app} shows this alert.`;
+  const where = `${copy.destination} (${METHOD_TEXT[copy.method]}, ${copy.location})`;
+  return [
+    itemAlert(ctx, item, {
+      alert: `BackupStale${suffix}`,
+      expr: cronJobStaleExpr(metadata.namespace, metadata.name, stale),
+      for: "10m",
+      destination: copy.destination,
+      summary: `${item.id}: no successful backup to ${copy.destination} for {{ $value | humanizeDuration }}`,
+      description:
+        `CronJob ${metadata.namespace}/${metadata.name} last succeeded {{ $value | humanizeDuration }} ago (or was created that long ago and never succeeded); it runs ${copy.schedule.description} and must succeed at least every ${promDuration(stale)}. ` +
+        `The newest copy of ${item.id} in ${where} is that old.${shared} ` +
+        `First check: kubectl -n ${metadata.namespace} get jobs --sort-by=.metadata.creationTimestamp, then the logs of the newest Job of ${metadata.name}.`,
+    }),
+    itemAlert(ctx, item, {
+      alert: `BackupJobFailed${suffix}`,
+      expr: cronJobFailedExpr(metadata.namespace, metadata.name),
+      destination: copy.destination,
+      summary: `${item.id}: backup Job {{ $labels.job_name }} to ${copy.destination} failed`,
+      description:
+        `Job ${metadata.namespace}/{{ $labels.job_name }} of CronJob ${metadata.name} failed (retries exhausted or deadline exceeded): this run's copy of ${item.id} to ${where} was not made.${shared} ` +
+        `First check: kubectl -n ${metadata.namespace} logs job/{{ $labels.job_name }}. The alert clears when the failed Job is deleted or expires.`,
+    }),
+  ];
+}
+
+/** Alerts for a CloudNativePG cluster backed up by pgBackRest (every repository at once: the metrics are per stanza). */
+function pgbackrestRules(ctx: Context, item: PlannedItem, copies: PlannedCopy[]): AlertRule[] {
+  const namespace = item.namespace;
+  const cluster = cnpgClusterName(ctx.config, item);
+  const pods = cnpgPods(namespace, cluster);
+  const repositories = copies.map((copy) => copy.destination).join(", ");
+  // Base backups: the most frequent repository bounds the age of the newest one.
+  const baseInterval = Math.min(...copies.map((copy) => maxGapHours(copy.schedule.cron)));
+  const baseStale = staleAfterHours(baseInterval);
+  const walStale = staleAfterHours(Math.min(...copies.map((copy) => copy.rpoHours)));
+  const backupMetric = selector("pgbackrest_dalibo_com_last_available_backup_timestamp", pods);
+  return [
+    itemAlert(ctx, item, {
+      alert: "PostgresBackupStale",
+      // The plugin's own metric: CNPG's cnpg_collector_last_available_backup_timestamp is deprecated
+      // and stays 0 with plugin backups (cloudnative-pg#7812). Only the primary reports a real value.
+      expr: `time() - max by (namespace) (${backupMetric}) > ${seconds(baseStale)}`,
+      for: "10m",
+      summary: `${item.id}: newest base backup of ${cluster} is {{ $value | humanizeDuration }} old`,
+      description:
+        `pgBackRest's newest base backup of CNPG cluster ${namespace}/${cluster}, in any of its repositories (${repositories}), finished {{ $value | humanizeDuration }} ago; backups run daily per repository and one must land every ${promDuration(baseStale)}. ` +
+        `Point-in-time recovery still replays WAL from the older backup, but restores get slower and a damaged WAL segment loses everything after it. ` +
+        `First check: kubectl -n ${namespace} get backups.postgresql.cnpg.io (a failed or missing Backup), then the logs of the pgbackrest-plugin container on the primary.`,
+    }),
+    itemAlert(ctx, item, {
+      alert: "PostgresWalArchiveStale",
+      // Not seconds_since_last_archival: a quiet database archives nothing for hours, correctly.
+      // Segments marked .ready are finished WAL the repositories do not have yet.
+      expr: `max by (namespace) (${selector("cnpg_collector_pg_wal_archive_status", { ...pods, value: "ready" })}) > 0`,
+      for: promDuration(walStale),
+      summary: `${item.id}: WAL of ${cluster} has not reached the repositories for ${promDuration(walStale)}`,
+      description:
+        `{{ $value | humanize }} WAL segments of CNPG cluster ${namespace}/${cluster} have been waiting to be archived for more than ${promDuration(walStale)} (WAL is archived to ${repositories} within five minutes normally). ` +
+        `The newest point-in-time recovery point falls behind with every minute, and the waiting segments fill the cluster's volume. ` +
+        `First check: the logs of the pgbackrest-plugin container on the primary (repository credentials, bucket reachable, async queue full).`,
+    }),
+    itemAlert(ctx, item, {
+      alert: "PostgresWalArchivingFailing",
+      expr: `${selector("cnpg_pg_stat_archiver_last_failed_time", pods)} > ${selector("cnpg_pg_stat_archiver_last_archived_time", pods)}`,
+      for: promDuration(walStale),
+      summary: `${item.id}: WAL archiving of ${cluster} is failing`,
+      description:
+        `On {{ $labels.pod }}, archive_command failed more recently than it succeeded, for ${promDuration(walStale)}. ` +
+        `WAL is not reaching ${repositories}: recovery points stop advancing, and PostgreSQL keeps the segments until the volume fills. ` +
+        `First check: kubectl -n ${namespace} logs {{ $labels.pod }} -c plugin-pgbackrest (or the pgbackrest-plugin container), and the Stanza's status.`,
+    }),
+    itemAlert(ctx, item, {
+      alert: "PostgresBackupMetricsAbsent",
+      expr: `absent(${backupMetric})`,
+      for: "1h",
+      summary: `${item.id}: no backup metrics of ${cluster} in Prometheus`,
+      description:
+        `Prometheus has no pgBackRest metrics from the instances of CNPG cluster ${namespace}/${cluster} (pods ${cluster}-N), so the other alerts of ${item.id} cannot fire. ` +
+        `Backups may be fine; nobody can tell. ` +
+        `First check: a PodMonitor selects the cluster (spec.monitoring.enablePodMonitor: true, or your own), then that the pgBackRest plugin is a version exporting pgbackrest_dalibo_com_* metrics (kubectl -n ${namespace} port-forward pod/${cluster}-1 9187 and read /metrics).`,
+    }),
+  ];
+}
+
+interface ScheduledCheck {
+  kind: "restore-drill" | "verify";
+  name: string;
+  namespace: string;
+  job: PlannedJob;
+}
+
+/** The CronJob of a drill or verification that the cluster runs (host drills run under systemd). */
+function scheduledCheck(ctx: Context, job: PlannedJob): ScheduledCheck | undefined {
+  if (job.controller !== "cronjob") return undefined;
+  const item = ctx.plan.items.find((candidate) => candidate.id === job.itemId);
+  if (job.kind === "restore-drill" && item) return { kind: job.kind, name: drillName(item), namespace: drillNamespace(ctx.config, item), job };
+  if (job.kind === "verify") return { kind: job.kind, name: verificationName(job), namespace: job.namespace, job };
+  return undefined;
+}
+
+function checkRules(ctx: Context, item: PlannedItem, check: ScheduledCheck): AlertRule[] {
+  const interval = maxGapHours(check.job.schedule.cron);
+  const stale = staleAfterHours(interval);
+  const drill = check.kind === "restore-drill";
+  const suffix = drill ? "" : pascal(check.job.destination);
+  const what = drill ? `restore drill of ${item.id} from ${check.job.destination}` : `verification of the repository ${check.job.id.split("@")[0]} in ${check.job.destination}`;
+  const meaning = drill
+    ? `Nobody has proven for that long that ${item.id} can be restored from ${check.job.destination}, or that its newest backup there is recent.`
+    : `Nobody has checked for that long that the backups in ${check.job.destination} can be read back; damage there would surface only at a restore.`;
+  return [
+    itemAlert(ctx, item, {
+      alert: drill ? "RestoreDrillNotSucceeding" : `VerificationNotSucceeding${suffix}`,
+      expr: cronJobStaleExpr(check.namespace, check.name, stale),
+      for: "10m",
+      destination: check.job.destination,
+      summary: `${item.id}: the ${drill ? "restore drill" : `verification of ${check.job.destination}`} has not succeeded for {{ $value | humanizeDuration }}`,
+      description:
+        `CronJob ${check.namespace}/${check.name} (${what}) last succeeded {{ $value | humanizeDuration }} ago (or was created that long ago and never succeeded); it runs ${check.job.schedule.description} and must succeed at least every ${promDuration(stale)}. ` +
+        `${meaning} ` +
+        `First check: the logs of the newest Job of ${check.name} (kubectl -n ${check.namespace} get jobs --sort-by=.metadata.creationTimestamp).`,
+    }),
+    itemAlert(ctx, item, {
+      alert: drill ? "RestoreDrillFailed" : `VerificationFailed${suffix}`,
+      expr: cronJobFailedExpr(check.namespace, check.name),
+      destination: check.job.destination,
+      summary: `${item.id}: ${drill ? "restore drill" : `verification of ${check.job.destination}`} {{ $labels.job_name }} failed`,
+      description:
+        `Job ${check.namespace}/{{ $labels.job_name }} of CronJob ${check.name} (${what}) failed. ` +
+        (drill
+          ? `The drill could not restore ${item.id}, found its newest backup too old, or the restored data did not check out: treat the copy in ${check.job.destination} as unproven until it passes. `
+          : `The repository reported errors or could not be read: treat the backups in ${check.job.destination} as damaged until it passes. `) +
+        `First check: kubectl -n ${check.namespace} logs job/{{ $labels.job_name }}. The alert clears when the failed Job is deleted or expires.`,
+    }),
+  ];
+}
+
+/** All alerts about one data item, copies first, then its restore, drills and verifications. */
+function itemGroup(ctx: Context, item: PlannedItem, checks: ScheduledCheck[]): AlertGroup | undefined {
+  const rules: AlertRule[] = [];
+  for (const copy of item.copies) {
+    if (isVolsync(copy)) rules.push(...volsyncCopyRules(ctx, item, copy));
+    else if (isCronJobCopy(copy)) rules.push(...cronJobCopyRules(ctx, item, copy));
+  }
+  const pgbackrest = item.copies.filter((copy) => copy.method === "pgbackrest");
+  if (pgbackrest.length > 0) rules.push(...pgbackrestRules(ctx, item, pgbackrest));
+  if (item.kind === "volume") rules.push(...restoreRules(ctx, item));
+  for (const check of checks.filter((candidate) => candidate.job.itemId === item.id)) rules.push(...checkRules(ctx, item, check));
+  if (rules.length === 0) return undefined;
+  const names = new Set<string>();
+  for (const rule of rules) {
+    if (names.has(rule.alert)) throw new Error(`alert ${rule.alert} appears twice in the group of ${item.id}`);
+    names.add(rule.alert);
+  }
+  return { name: item.id, rules };
+}
+
+function prometheusRule(config: StackConfig, name: string, namespace: string, labels: Record<string, string>, groups: AlertGroup[]): Manifest {
+  return {
+    apiVersion: PROMETHEUS_RULE_API,
+    kind: "PrometheusRule",
+    metadata: { name, namespace, labels: { ...config.alerts.ruleLabels, ...labels } },
+    spec: { groups },
+  };
+}
+
+function appRule(ctx: Context, app: PlannedApp, checks: ScheduledCheck[]): Manifest | undefined {
+  const groups = app.items.map((item) => itemGroup(ctx, item, checks)).filter((group): group is AlertGroup => group !== undefined);
+  if (groups.length === 0) return undefined;
+  const labels = { [LABELS.managedBy]: "homelab-backups", [LABELS.app]: labelValue(app.name), [LABELS.tier]: String(app.tier) };
+  return prometheusRule(ctx.config, appRuleName(app.name), app.namespace, labels, groups);
+}
+
+/** Severity and tier of an alert many items depend on: the most important of them decides. */
+function dependents(items: PlannedItem[]): { severity: Severity; tier: string; ids: string[] } {
+  const tier = Math.min(...items.map((item) => item.tier)) as Tier;
+  return { severity: TIER_DEFINITIONS[tier].alertSeverity, tier: String(tier), ids: items.map((item) => item.id) };
+}
+
+function platformAlert(config: StackConfig, anchor: string, items: PlannedItem[], rule: Omit<AlertRule, "labels" | "annotations"> & { summary: string; description: string }): AlertRule {
+  const { summary, description, ...rest } = rule;
+  const { severity, tier } = dependents(items);
+  return { ...rest, labels: { severity, app: PLATFORM_RULE, tier }, annotations: { summary, description, runbook_url: `${runbookUrl(config, PLATFORM_RULE)}#${anchor}` } };
+}
+
+function listed(ids: string[]): string {
+  return ids.length <= 6 ? ids.join(", ") : `${ids.slice(0, 6).join(", ")} and ${ids.length - 6} more`;
+}
+
+function platformRule(ctx: Context, checks: ScheduledCheck[]): Manifest | undefined {
+  const { config, plan } = ctx;
+  const inCluster = plan.items.filter((item) => item.namespace !== "");
+  const onVolsync = inCluster.filter((item) => item.copies.some(isVolsync));
+  const cronJobBacked = plan.items.filter((item) => item.copies.some(isCronJobCopy) || checks.some((check) => check.job.itemId === item.id));
+  const rules: AlertRule[] = [];
+  if (onVolsync.length > 0) {
+    const { ids } = dependents(onVolsync);
+    rules.push(
+      platformAlert(config, PLATFORM_ANCHORS.volsync, onVolsync, {
+        alert: "VolSyncMetricsAbsent",
+        // Not absent(up{job="..."}): the job label depends on how VolSync is scraped, the metric
+        // name does not. VolSync keeps this gauge for every ReplicationSource and Destination, and
+        // the plan has sources, so its absence means the controller is down or not scraped.
+        expr: "absent(volsync_volume_out_of_sync)",
+        for: "15m",
+        summary: "No VolSync metrics in Prometheus",
+        description:
+          `Prometheus has had no VolSync metrics for 15 minutes: the VolSync controller is down or its metrics are not scraped. ` +
+          `If it is down, no volume is backed up; either way no VolSync alert can fire. Volumes depending on it: ${listed(ids)}. ` +
+          `First check: the VolSync controller's pods (kubectl get pods -A -l app.kubernetes.io/name=volsync) and the ServiceMonitor of its metrics endpoint.`,
+      }),
+    );
+  }
+  if (cronJobBacked.length > 0) {
+    const { ids } = dependents(cronJobBacked);
+    rules.push(
+      platformAlert(config, PLATFORM_ANCHORS.kubeStateMetrics, cronJobBacked, {
+        alert: "BackupJobMetricsAbsent",
+        expr: "absent(kube_cronjob_created)",
+        for: "15m",
+        summary: "No kube-state-metrics CronJob metrics in Prometheus",
+        description:
+          `Prometheus has had no kube_cronjob_* metrics for 15 minutes: kube-state-metrics is down or not scraped. ` +
+          `Stale dumps, failed backup Jobs, drills and verifications cannot alert meanwhile (${listed(ids)}). ` +
+          `First check: the kube-state-metrics pod and its ServiceMonitor (scraped with honorLabels: true).`,
+      }),
+    );
+  }
+  const groups: AlertGroup[] = rules.length > 0 ? [{ name: "homelab-backups/platform", rules }] : [];
+  // Data outside the cluster whose drills run here (TrueNAS datasets): a group per item.
+  for (const item of plan.items.filter((candidate) => candidate.namespace === "")) {
+    const itemChecks = checks.filter((check) => check.job.itemId === item.id);
+    const group = itemGroup(ctx, item, itemChecks);
+    if (group) groups.push(group);
+  }
+  if (groups.length === 0) return undefined;
+  return prometheusRule(config, PLATFORM_RULE, config.cluster.systemNamespace, { [LABELS.managedBy]: "homelab-backups" }, groups);
+}
+
+/**
+ * PrometheusRules for the plan: one per app with anything the cluster can watch, and the platform
+ * rule. Empty when `alerts.enabled` is false.
+ */
+export function alertRules(config: StackConfig, plan: BackupPlan): Manifest[] {
+  if (!config.alerts.enabled) return [];
+  const ctx: Context = { config, plan };
+  const checks = plan.jobs
+    .map((job) => scheduledCheck(ctx, job))
+    .filter((check): check is ScheduledCheck => check !== undefined)
+    .sort((a, b) => compareText(a.job.id, b.job.id));
+  const rules = plan.apps.map((app) => appRule(ctx, app, checks)).filter((rule): rule is Manifest => rule !== undefined);
+  const platform = platformRule(ctx, checks);
+  return platform ? [...rules, platform] : rules;
+}
