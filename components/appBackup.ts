@@ -11,6 +11,10 @@ import { VolumeBackup } from "./volumeBackup";
 import { kubernetesObject } from "./kubernetes";
 import { kopiaMaintenance } from "../domain/volsync";
 import { verificationName } from "../domain/verification";
+import { kopiaMirrors } from "../domain/kopiaMirror";
+import { KopiaMirror } from "./kopiaMirror";
+import { volumeCanary } from "../domain/canary";
+import { VolumeCanary } from "./volumeCanary";
 
 export interface AppBackupArgs {
   /** The planned app: its tier, destinations and data items. */
@@ -56,6 +60,11 @@ export class AppBackup extends pulumi.ComponentResource {
       for (const job of args.context.plan.jobs.filter((j) => j.kind === "restore-drill" && j.itemId === item.id)) {
         new RestoreDrill(`${childName}-drill`, { item, job, context: args.context }, { ...childOpts, dependsOn: args.context.operators });
       }
+      const canary = volumeCanary(args.context.config, args.context.plan, item);
+      if (canary) new VolumeCanary(`${childName}-canary`, { canary, context: args.context }, childOpts);
+    }
+    for (const mirror of kopiaMirrors(args.context.config, args.context.plan).filter((m) => m.app === app.name)) {
+      new KopiaMirror(`${app.name}-kopia-mirror-${mirror.source}-${mirror.destination}`, { mirror, context: args.context }, childOpts);
     }
     for (const job of args.context.plan.jobs.filter((j) => j.kind === "verify" && j.app === app.name)) {
       new RepositoryVerification(verificationName(job), { job, context: args.context }, { ...childOpts, dependsOn: args.context.operators });

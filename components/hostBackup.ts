@@ -48,7 +48,8 @@ export class HostBackup extends pulumi.ComponentResource {
       );
       installed.set(copy.id, command);
     }
-    // The drill reads the backup's environment file, so it is installed after the backup.
+    // The drill reads the backup's environment file, so it is installed after the backup (and
+    // deleted before it); whichever of the two goes last removes the file (domain/machines.ts).
     for (const job of args.context.plan.jobs.filter((j) => j.kind === "restore-drill" && j.itemId === item.id)) {
       const backup = installed.get(job.copyId ?? "");
       machineCommand(`${name}-drill`, target, hostDrillTask(config, item, job), { SSH_PRIVATE_KEY: args.sshPrivateKey }, { parent: this, dependsOn: backup ? [backup] : [] });

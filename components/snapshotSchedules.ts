@@ -5,7 +5,7 @@ import { snapshotSchedule, snapshotScheduleGroups } from "../domain/snapshots";
 import { kubernetesObject } from "./kubernetes";
 
 export interface SnapshotSchedulesArgs {
-  /** The validated stack config (snapshot class). */
+  /** The validated stack config (the volumes' and the cluster's snapshot classes). */
   config: StackConfig;
   /** The plan: its csi-snapshot copies decide the schedules. */
   plan: BackupPlan;
@@ -13,18 +13,17 @@ export interface SnapshotSchedulesArgs {
   operators: pulumi.Resource[];
 }
 
-/** SnapScheduler schedules for every namespace with labelled claims, one per tier and period. */
+/** SnapScheduler schedules for every namespace with labelled claims, one per tier, period and snapshot class. */
 export class SnapshotSchedules extends pulumi.ComponentResource {
   static readonly __pulumiType = "homelab-backups:snapshots:SnapshotSchedules";
 
   constructor(name: string, args: SnapshotSchedulesArgs, opts?: pulumi.ComponentResourceOptions) {
-    const groups = snapshotScheduleGroups(args.plan);
-    super(SnapshotSchedules.__pulumiType, name, { schedules: groups.map((g) => `${g.namespace}/tier-${g.tier}/${g.period}`) }, opts);
+    const groups = snapshotScheduleGroups(args.config, args.plan);
+    const id = (group: (typeof groups)[number]) => [group.namespace, `tier-${group.tier}`, ...(group.clusterClass ? [] : [group.snapshotClass]), group.period];
+    super(SnapshotSchedules.__pulumiType, name, { schedules: groups.map((group) => id(group).join("/")) }, opts);
     for (const group of groups) {
-      kubernetesObject(`${group.namespace}-tier-${group.tier}-${group.period}`, snapshotSchedule(args.config, group), {
-        parent: this,
-        dependsOn: args.operators,
-      });
+      // The cluster class's schedules keep their names (and URNs) from before per-volume classes.
+      kubernetesObject(id(group).join("-"), snapshotSchedule(group), { parent: this, dependsOn: args.operators });
     }
     this.registerOutputs({});
   }

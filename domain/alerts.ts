@@ -37,7 +37,11 @@ import { cnpgClusterName } from "./storage";
 import { drillName, drillNamespace } from "./drills";
 import { verificationName } from "./verification";
 import { maxGapHours } from "./schedule";
+import { kopiaMirrorCronJob, kopiaMirrors, PlannedKopiaMirror } from "./kopiaMirror";
+import { MIRROR_ANCHOR } from "./runbookLinks";
 import { compareText } from "./compare";
+import { CANARY_FILE } from "./jobs/canary";
+import { PlannedCanary, volumeCanary } from "./canary";
 
 type Manifest = Record<string, unknown>;
 
@@ -438,6 +442,22 @@ function checkRules(ctx: Context, item: PlannedItem, check: ScheduledCheck): Ale
   ];
 }
 
+/** A failed run of a volume's canary job: the backups that follow hold an older canary. */
+function canaryRules(ctx: Context, item: PlannedItem, canary: PlannedCanary): AlertRule[] {
+  const { namespace, name } = canary;
+  return [
+    itemAlert(ctx, item, {
+      alert: "CanaryWriteFailed",
+      expr: cronJobFailedExpr(namespace, name),
+      summary: `${item.id}: canary Job {{ $labels.job_name }} failed`,
+      description:
+        `Job ${namespace}/{{ $labels.job_name }} of CronJob ${name} could not write ${CANARY_FILE} to the root of the volume's claim (it runs ${canary.schedule.description}, before the backup to ${canary.copy.destination}). ` +
+        `The backups keep the older canary, and the restore drill of ${item.id} fails once the canary in its snapshot is more than ${canary.maxAgeHours} h older than the snapshot. ` +
+        `First check: kubectl -n ${namespace} logs job/{{ $labels.job_name }} (the claim's root not writable by the volume's uid and gid), or a Pending pod: the job runs beside the app's pods (apps.${item.app}.volumes.${item.name}.appSelector). The alert clears when the failed Job is deleted or expires.`,
+    }),
+  ];
+}
+
 /** All alerts about one data item, copies first, then its restore, drills and verifications. */
 function itemGroup(ctx: Context, item: PlannedItem, checks: ScheduledCheck[]): AlertGroup | undefined {
   const rules: AlertRule[] = [];
@@ -449,6 +469,8 @@ function itemGroup(ctx: Context, item: PlannedItem, checks: ScheduledCheck[]): A
   if (pgbackrest.length > 0) rules.push(...pgbackrestRules(ctx, item, pgbackrest));
   if (item.kind === "volume") rules.push(...restoreRules(ctx, item));
   for (const check of checks.filter((candidate) => candidate.job.itemId === item.id)) rules.push(...checkRules(ctx, item, check));
+  const canary = volumeCanary(ctx.config, ctx.plan, item);
+  if (canary) rules.push(...canaryRules(ctx, item, canary));
   if (rules.length === 0) return undefined;
   const names = new Set<string>();
   for (const rule of rules) {
@@ -467,8 +489,53 @@ function prometheusRule(config: StackConfig, name: string, namespace: string, la
   };
 }
 
+/**
+ * A Kopia mirror's CronJob (apps.<app>.kopiaMirrors): stale when no run succeeded for a day and
+ * a half (daily runs with a 6-hour deadline), failed when a run failed. Labelled with the data id
+ * "<app>/kopia-mirror" and linked to the runbook's mirror section.
+ */
+function mirrorGroup(ctx: Context, app: PlannedApp, mirrors: PlannedKopiaMirror[]): AlertGroup | undefined {
+  const mine = mirrors.filter((mirror) => mirror.app === app.name);
+  if (mine.length === 0) return undefined;
+  const tier = app.tier as Tier;
+  const rules = mine.flatMap((mirror): AlertRule[] => {
+    const job = kopiaMirrorCronJob(ctx.config, mirror).metadata as { name: string; namespace: string };
+    const stale = staleAfterHours(24);
+    const labels = { severity: TIER_DEFINITIONS[tier].alertSeverity, app: app.name, tier: String(tier), data: `${app.name}/kopia-mirror`, destination: mirror.destination };
+    const runbook_url = `${runbookUrl(ctx.config, app.name)}#${MIRROR_ANCHOR}`;
+    const what = `the mirror of the NAS Kopia repository ${mirror.sourceLocation} to ${mirror.destination} (${mirror.bucket}/${mirror.prefix})`;
+    return [
+      {
+        alert: `KopiaMirrorStale${pascal(mirror.destination)}`,
+        expr: cronJobStaleExpr(job.namespace, job.name, stale),
+        for: "10m",
+        labels,
+        annotations: {
+          summary: `${app.name}: the Kopia mirror to ${mirror.destination} has not succeeded for {{ $value | humanizeDuration }}`,
+          description:
+            `CronJob ${job.namespace}/${job.name} (${what}) last succeeded {{ $value | humanizeDuration }} ago; it runs ${mirror.schedule.description} and must succeed at least every ${promDuration(stale)}. ` +
+            `The mirror falls behind the NAS repository: after losing the NAS it would restore older data. First check: the logs of the newest Job of ${job.name}.`,
+          runbook_url,
+        },
+      },
+      {
+        alert: `KopiaMirrorFailed${pascal(mirror.destination)}`,
+        expr: cronJobFailedExpr(job.namespace, job.name),
+        labels,
+        annotations: {
+          summary: `${app.name}: Kopia mirror Job {{ $labels.job_name }} to ${mirror.destination} failed`,
+          description: `Job ${job.namespace}/{{ $labels.job_name }} of CronJob ${job.name} (${what}) failed: a missing or re-created NAS repository, an unmounted share, or the bucket key. First check: kubectl -n ${job.namespace} logs job/{{ $labels.job_name }}.`,
+          runbook_url,
+        },
+      },
+    ];
+  });
+  return { name: `${app.name}/kopia-mirror`, rules };
+}
+
 function appRule(ctx: Context, app: PlannedApp, checks: ScheduledCheck[]): Manifest | undefined {
-  const groups = app.items.map((item) => itemGroup(ctx, item, checks)).filter((group): group is AlertGroup => group !== undefined);
+  const mirror = mirrorGroup(ctx, app, kopiaMirrors(ctx.config, ctx.plan));
+  const groups = [...app.items.map((item) => itemGroup(ctx, item, checks)), mirror].filter((group): group is AlertGroup => group !== undefined);
   if (groups.length === 0) return undefined;
   const labels = { [LABELS.managedBy]: "homelab-backups", [LABELS.app]: labelValue(app.name), [LABELS.tier]: String(app.tier) };
   return prometheusRule(ctx.config, appRuleName(app.name), app.namespace, labels, groups);
@@ -494,7 +561,9 @@ function platformRule(ctx: Context, checks: ScheduledCheck[]): Manifest | undefi
   const { config, plan } = ctx;
   const inCluster = plan.items.filter((item) => item.namespace !== "");
   const onVolsync = inCluster.filter((item) => item.copies.some(isVolsync));
-  const cronJobBacked = plan.items.filter((item) => item.copies.some(isCronJobCopy) || checks.some((check) => check.job.itemId === item.id));
+  const cronJobBacked = plan.items.filter(
+    (item) => item.copies.some(isCronJobCopy) || checks.some((check) => check.job.itemId === item.id) || volumeCanary(config, plan, item) !== undefined,
+  );
   const rules: AlertRule[] = [];
   if (onVolsync.length > 0) {
     const { ids } = dependents(onVolsync);

@@ -35,6 +35,7 @@ import {
   rsyncDumpFetchScript,
 } from "./jobs/drills";
 import { cloudSyncDrillScript } from "./jobs/cloudsyncDrill";
+import { drillCanary } from "./canary";
 
 type Manifest = Record<string, unknown>;
 
@@ -185,10 +186,11 @@ export function restoreDrill(config: StackConfig, item: PlannedItem, job: Planne
       const secret = withNotifications(config, item, name, mover.values, mover.template);
       const nas = nasRepositoryVolume(copy);
       const volume = config.apps[item.app].volumes[item.name];
+      const canary = drillCanary(config, item, copy);
       const script =
         copy.method === "volsync-restic"
-          ? resticVolumeDrillScript({ notify, maxAgeHours, sampleFiles: DRILL_SAMPLE_FILES, readDataSubset: `${DRILL_READ_PERCENT}%` })
-          : kopiaVolumeDrillScript({ notify, maxAgeHours, sampleFiles: DRILL_SAMPLE_FILES, verifyPercent: DRILL_READ_PERCENT, identity: kopiaIdentity(item, volume.claim ?? item.name) });
+          ? resticVolumeDrillScript({ notify, maxAgeHours, sampleFiles: DRILL_SAMPLE_FILES, readDataSubset: `${DRILL_READ_PERCENT}%`, canary })
+          : kopiaVolumeDrillScript({ notify, maxAgeHours, sampleFiles: DRILL_SAMPLE_FILES, verifyPercent: DRILL_READ_PERCENT, identity: kopiaIdentity(item, volume.claim ?? item.name), canary });
       return {
         secret,
         cronJob: drillCronJob({

@@ -22,10 +22,16 @@ import { restrictedContainer } from "./volsync";
 
 type Manifest = Record<string, unknown>;
 
-/** Dump and offsite jobs run as "nobody" (it exists in every alpine image: ssh needs a passwd entry). */
+/**
+ * Dump and offsite jobs run as "nobody" (it exists in every alpine image: ssh needs a passwd entry).
+ * JOB_GID is also the group every job shares on the NAS share: a SQLite dump, which runs as the
+ * app volume's own uid/gid, keeps it as a supplementary group (see dumpCronJob).
+ */
 export const JOB_UID = 65534;
 export const JOB_GID = 65534;
 export const BACKUP_MOUNT = "/backup";
+/** Where a SQLite dump mounts the app's claim. */
+export const SOURCE_MOUNT = "/source";
 
 export function dumpDirectory(config: StackConfig, app: string): string {
   return `${BACKUP_MOUNT}/${config.cluster.name}/dumps/${app}`;
@@ -96,8 +102,24 @@ export function dumpSecretRecipe(config: StackConfig, item: PlannedItem): Secret
   return { name: kubeName(["hb", item.app, item.name, "dump"]), namespace: item.namespace, template, values };
 }
 
-export function podSecurity(uid: number, gid: number): Manifest {
-  return { runAsNonRoot: true, runAsUser: uid, runAsGroup: gid, fsGroup: gid, fsGroupChangePolicy: "OnRootMismatch", seccompProfile: { type: "RuntimeDefault" } };
+/**
+ * The pod securityContext of a job running as uid:gid. By default with `fsGroup: gid`, which gives
+ * the pod's secret volumes (the rsync job's SSH key, mode 0400) to its group. `fsGroup: false` for
+ * pods that mount an app's claim: with an fsGroup, kubelet changes the group of the claim's whole
+ * volume (and with OnRootMismatch it does whenever the root directory's group differs), taking the
+ * app's files from it; such pods run as the volume's own uid/gid instead and reach other files
+ * through `supplementalGroups`.
+ */
+export function podSecurity(uid: number, gid: number, options: { fsGroup?: boolean; supplementalGroups?: number[] } = {}): Manifest {
+  const supplemental = [...new Set(options.supplementalGroups ?? [])].filter((group) => group !== gid);
+  return {
+    runAsNonRoot: true,
+    runAsUser: uid,
+    runAsGroup: gid,
+    ...(supplemental.length > 0 ? { supplementalGroups: supplemental } : {}),
+    ...(options.fsGroup === false ? {} : { fsGroup: gid, fsGroupChangePolicy: "OnRootMismatch" }),
+    seccompProfile: { type: "RuntimeDefault" },
+  };
 }
 
 export const JOB_RESOURCES = { requests: { cpu: "50m", memory: "128Mi" }, limits: { memory: "1Gi" } };
@@ -116,9 +138,16 @@ interface JobSpec {
   env?: Manifest[];
   extraMounts?: Manifest[];
   extraVolumes?: Manifest[];
+  /**
+   * The app's claim the job reads, mounted at SOURCE_MOUNT. The pod then sets no fsGroup (it must
+   * not re-own the app's volume): uid/gid must be the volume's owner, and with `nas` JOB_GID
+   * becomes a supplementary group for the NAS share.
+   */
+  sourceClaim?: string;
   affinity?: Manifest;
   deadlineSeconds: number;
-  nas: { claim: string; readOnly: boolean };
+  /** The NAS share's claim, mounted at BACKUP_MOUNT; none for jobs that only touch the app's claim. */
+  nas?: { claim: string; readOnly: boolean };
   /** Directory the job needs on the NAS share, created before it starts. */
   ensureDirectory?: string;
 }
@@ -126,10 +155,14 @@ interface JobSpec {
 /** A CronJob operators can trust: one run at a time, bounded, cleaned up, restricted, with resources. */
 export function backupCronJob(spec: JobSpec): Manifest {
   const mounts = [
-    { name: "backup", mountPath: BACKUP_MOUNT, readOnly: spec.nas.readOnly },
+    ...(spec.nas ? [{ name: "backup", mountPath: BACKUP_MOUNT, readOnly: spec.nas.readOnly }] : []),
     { name: "tmp", mountPath: "/tmp" },
+    ...(spec.sourceClaim ? [{ name: "source", mountPath: SOURCE_MOUNT }] : []),
     ...(spec.extraMounts ?? []),
   ];
+  const security = spec.sourceClaim
+    ? podSecurity(spec.uid, spec.gid, { fsGroup: false, supplementalGroups: spec.nas ? [JOB_GID] : [] })
+    : podSecurity(spec.uid, spec.gid);
   const container = (name: string, command: string[], withSecrets: boolean): Manifest => ({
     name,
     image: spec.image,
@@ -161,13 +194,18 @@ export function backupCronJob(spec: JobSpec): Manifest {
             metadata: { labels: spec.labels },
             spec: {
               restartPolicy: "Never",
-              securityContext: podSecurity(spec.uid, spec.gid),
+              securityContext: security,
               ...(spec.affinity ? { affinity: spec.affinity } : {}),
-              ...(spec.ensureDirectory ? { initContainers: [container("prepare", ["/bin/sh", "-c", `mkdir -p '${spec.ensureDirectory}'`], false)] } : {}),
+              // Group-writable: jobs of one app may run as different uids (a SQLite dump runs as
+              // its volume's owner) and share the directory through the share's group (README).
+              ...(spec.ensureDirectory
+                ? { initContainers: [container("prepare", ["/bin/sh", "-c", `umask 0007 && mkdir -p '${spec.ensureDirectory}'`], false)] }
+                : {}),
               containers: [container("backup", ["/bin/sh", "-c", spec.script], true)],
               volumes: [
-                { name: "backup", persistentVolumeClaim: { claimName: spec.nas.claim, readOnly: spec.nas.readOnly } },
+                ...(spec.nas ? [{ name: "backup", persistentVolumeClaim: { claimName: spec.nas.claim, readOnly: spec.nas.readOnly } }] : []),
                 { name: "tmp", emptyDir: { sizeLimit: "4Gi" } },
+                ...(spec.sourceClaim ? [{ name: "source", persistentVolumeClaim: { claimName: spec.sourceClaim } }] : []),
                 ...(spec.extraVolumes ?? []),
               ],
             },
@@ -204,25 +242,41 @@ export function dumpCronJob(config: StackConfig, item: PlannedItem, copy: Planne
     return backupCronJob({ ...base, image: config.images.redis, script: redisDumpScript({ keepLast, dir, notify }), uid: JOB_UID, gid: JOB_GID });
   }
   const file = app.sqlite[item.name];
-  const claimVolume = Object.entries(app.volumes).find(([name, volume]) => (volume.claim ?? name) === file.claim)?.[1];
-  const owner = file.uid ?? claimVolume?.uid ?? 1000;
-  const selector = file.appSelector ?? { "app.kubernetes.io/name": item.app };
+  const owner = sqliteOwner(config, item);
   return backupCronJob({
     ...base,
     image: config.images.sqlite,
-    script: sqliteDumpScript({ databasePath: `/source${file.path}`, keepLast, dir, notify }),
-    // The file's owner reads it; the group lets the offsite jobs (nobody) read the dumps (mode 640).
-    uid: owner,
-    gid: JOB_GID,
-    extraMounts: [{ name: "source", mountPath: "/source" }],
-    extraVolumes: [{ name: "source", persistentVolumeClaim: { claimName: file.claim } }],
-    // A ReadWriteOnce claim mounts on one node only: run beside the app's pods.
-    affinity: {
-      podAffinity: {
-        requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: selector }, topologyKey: "kubernetes.io/hostname" }],
-      },
-    },
+    script: sqliteDumpScript({ databasePath: `${SOURCE_MOUNT}${file.path}`, keepLast, dir, notify }),
+    // As the volume's owner, without fsGroup: the app's files keep their owner and group (SQLite
+    // may create the -shm and -wal files there). JOB_GID, supplementary, reaches the NAS share.
+    ...owner,
+    sourceClaim: file.claim,
+    affinity: besideApp(file.appSelector ?? { "app.kubernetes.io/name": item.app }),
   });
+}
+
+/** A ReadWriteOnce claim mounts on one node only: a job that mounts an app's claim runs beside the app's pods. */
+export function besideApp(selector: Record<string, string>): Manifest {
+  return {
+    podAffinity: {
+      requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: selector }, topologyKey: "kubernetes.io/hostname" }],
+    },
+  };
+}
+
+/**
+ * Who a SQLite dump runs as: the item's uid, else the owner of the app volume on the same claim,
+ * else 1000 (the volumes' default); the group is that volume's gid, else 1000.
+ */
+export function sqliteOwner(config: StackConfig, item: PlannedItem): { uid: number; gid: number } {
+  const file = config.apps[item.app].sqlite[item.name];
+  const claimVolume = Object.entries(config.apps[item.app].volumes).find(([name, volume]) => (volume.claim ?? name) === file.claim)?.[1];
+  const uid = file.uid ?? claimVolume?.uid ?? 1000;
+  const gid = claimVolume?.gid ?? 1000;
+  if (uid === 0) {
+    throw new Error(`${item.configPath}: the claim's volume is owned by uid 0; a restricted pod cannot run as root: set the item's uid to the database file's owner`);
+  }
+  return { uid, gid };
 }
 
 /** The Secret an app's offsite dump job reads for one destination. */

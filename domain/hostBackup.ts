@@ -5,15 +5,23 @@
  * (`remote.CopyToRemote`) and runs the commands (`remote.Command`).
  *
  * Order on a host: `prepareCommands` (directories), copy the script, the two units and the
- * environment file, then `installCommands`; `uninstallCommands` on delete.
+ * environment file, then `installCommands`; `uninstallCommands` on delete, which removes the
+ * environment file too once no other install that reads it (the host's restore drill) is left.
+ *
+ * One host backs up to each destination through its own service and timer, and the timers' random
+ * delays can start two at once. Their scripts share one lock file per host (`hostLockFile`, under
+ * /run/lock): a run takes it before anything else and holds it until its post hook has run, so the
+ * hooks and backups of one host never overlap (one run's cleanup cannot delete the dump another is
+ * backing up); the second run waits.
  *
  * Secrets never pass through here. The repository, its password and the S3 keys live in the
  * root-only environment file the units name with `EnvironmentFile=` (RESTIC_REPOSITORY,
  * RESTIC_PASSWORD_FILE or RESTIC_PASSWORD_COMMAND, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
  * optionally NTFY_TOKEN); the script, the units and the commands only name that file.
  *
- * Targets hosts with systemd, bash >= 4, restic, and curl when notifications are on. Not NixOS,
- * whose /etc/systemd/system is read-only (use its services.restic module there).
+ * Targets hosts with systemd, bash >= 4, restic, flock (util-linux, on every Debian), and curl when
+ * notifications are on (`HOST_BACKUP_TOOLS`). Not NixOS, whose /etc/systemd/system is read-only
+ * (use its services.restic module there).
  */
 import { z } from "zod";
 import { CRON_FIELDS, cronFieldValues, parseCronFields, shellQuote } from "./truenas";
@@ -33,6 +41,31 @@ export const DEFAULT_KEEP: Readonly<KeepPolicy> = { daily: 7, weekly: 4, monthly
 const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 /** Absolute paths systemd and the scripts take unquoted: no spaces, quotes or specifiers. */
 const UNIT_PATH = /^\/[A-Za-z0-9._/+@-]*$/;
+
+/**
+ * What the backup script calls: always bash, restic and flock; curl when notifications are on,
+ * mountpoint (util-linux too) with `requireMountpoint`. Hooks call whatever they call.
+ */
+export const HOST_BACKUP_TOOLS = { required: ["bash", "restic", "flock"], optional: ["curl", "mountpoint"] } as const;
+
+/**
+ * Why a path cannot be one of a unit's ReadWritePaths=, or undefined: it must be absolute, of
+ * letters, digits and . _ / + @ - (systemd takes it unquoted), without . or .. components, and
+ * not / itself (which would undo ProtectSystem=strict).
+ */
+export function readWritePathError(path: string): string | undefined {
+  if (!UNIT_PATH.test(path)) return "must be an absolute path of letters, digits and . _ / + @ -";
+  if (path.split("/").some((part) => part === "." || part === "..")) return "must not contain . or .. components";
+  if (path.replace(/\/+$/, "") === "") return "must not be / (the whole file system would be writable)";
+  return undefined;
+}
+
+/** The lock file every backup of one host takes (one per host, shared by its destinations). */
+export function hostLockFile(host: string): string {
+  if (!/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(host)) throw new Error(`invalid host name "${host}"`);
+  return `/run/lock/homelab-backups-${host}.lock`;
+}
+
 const noControl = (what: string) => z.string().refine((value) => !/[\0\n\r]/.test(value), { error: `${what} must be one line` });
 const absolute = (what: string) => noControl(what).refine((value) => value.startsWith("/"), { error: `${what} must be an absolute path` });
 const unitPath = (what: string) => z.string().regex(UNIT_PATH, { error: `${what} must be an absolute path of letters, digits and . _ / + @ -` });
@@ -45,6 +78,7 @@ export const keepPolicySchema = z.strictObject({
   weekly: count().optional(),
   monthly: count().optional(),
   yearly: count().optional(),
+  withinDays: count().optional(),
 });
 
 export const hostBackupOptionsSchema = z
@@ -69,6 +103,10 @@ export const hostBackupOptionsSchema = z
     initIfMissing: z.boolean().default(true),
     /** Refuse to run unless this is a mount point (a local repository on an NFS/USB mount). */
     requireMountpoint: absolute("requireMountpoint").optional(),
+    /** The host's lock file (default `hostLockFile(host)`): one run of the host's backups at a time. */
+    lockFile: unitPath("lockFile").optional(),
+    /** How long a run waits for another backup of the host before it fails (default 24 h). */
+    lockWaitSeconds: z.int().min(0).default(86_400),
     notify: z
       .strictObject({
         ntfyUrl: z.url({ protocol: /^https?$/, error: "must be an http(s) URL of an ntfy topic" }),
@@ -99,12 +137,14 @@ function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, what: stri
 // ---------------------------------------------------------------------------------------------
 
 /** Exit codes the script uses besides restic's own (sysexits.h). */
-export const BACKUP_EXIT = { config: 78, notMounted: 75, noRestic: 127 } as const;
+export const BACKUP_EXIT = { config: 78, notMounted: 75, busy: 69, cannotLock: 73, noRestic: 127, noFlock: 127 } as const;
 
 /**
- * The bash script that backs a host up: check the environment, open (or initialise) the
- * repository, run the pre hook, `restic backup`, `restic forget --prune`; the post hook runs on
- * every exit (EXIT trap), then the ntfy notification. The exit code is the first failure's.
+ * The bash script that backs a host up: take the host's lock (waiting for another run of the
+ * host's backups to finish), check the environment, open (or initialise) the repository, run the
+ * pre hook, `restic backup`, `restic forget --prune`; the post hook runs on every exit once the
+ * lock is held (EXIT trap), then the ntfy notification. The exit code is the first failure's.
+ * Hooks run without the lock's file descriptor, so a daemon a hook starts cannot keep the lock.
  */
 export function hostBackupScript(input: HostBackupInput): string {
   const o = parseOrThrow(hostBackupOptionsSchema, input, "host backup options");
@@ -120,10 +160,12 @@ export function hostBackupScript(input: HostBackupInput): string {
     keepFlags(o.keep).join(" "),
   ]);
   const notifyOnSuccess = o.notify?.onSuccess ?? false;
+  const lockFile = o.lockFile ?? hostLockFile(o.host);
 
   return `#!/usr/bin/env bash
 # homelab-backups: restic backup of host ${o.host} (tag ${o.tag}).
 # Generated by homelab-backups: changes made here are overwritten on the next deploy.
+# Needs: bash, restic, flock (util-linux); curl for notifications; mountpoint (util-linux) with a required mount point.
 #
 # The repository and its credentials come from the environment, never from this file:
 # RESTIC_REPOSITORY, RESTIC_PASSWORD_FILE (or RESTIC_PASSWORD_COMMAND), AWS_ACCESS_KEY_ID,
@@ -140,9 +182,12 @@ NTFY_URL=${q(o.notify?.ntfyUrl ?? "")}
 NOTIFY_ON_SUCCESS=${notifyOnSuccess ? 1 : 0}
 PRE_HOOK=${q(o.preHook ?? "")}
 POST_HOOK=${q(o.postHook ?? "")}
+LOCK_FILE=${q(lockFile)}
+LOCK_WAIT_SECONDS=${o.lockWaitSeconds}
 
 stage=start
 started=$SECONDS
+locked=0
 
 log() { printf 'homelab-backups: %s\\n' "$*" >&2; }
 
@@ -161,13 +206,16 @@ notify() {
   return 0
 }
 
-# Runs on every exit: the post hook, then the notification; exits with the first failure's code.
+# Runs on every exit: the post hook (only under the lock: without it, the post hook's cleanup could
+# hit another run's files), then the notification; exits with the first failure's code.
 finish() {
   local status=$?
   trap - EXIT
-  if [ -n "$POST_HOOK" ]; then
+  if [ -n "$POST_HOOK" ] && [ "$locked" -ne 1 ]; then
+    log "not running the post hook: this run never held $LOCK_FILE"
+  elif [ -n "$POST_HOOK" ]; then
     log "running the post hook"
-    BACKUP_STATUS=$status BACKUP_STAGE=$stage bash -euo pipefail -c "$POST_HOOK"
+    BACKUP_STATUS=$status BACKUP_STAGE=$stage bash -euo pipefail -c "$POST_HOOK" 9>&-
     local hook_status=$?
     if [ "$hook_status" -ne 0 ]; then
       log "the post hook failed (exit $hook_status)"
@@ -192,6 +240,26 @@ finish() {
 trap finish EXIT
 trap 'exit 143' TERM
 trap 'exit 130' INT
+
+stage=lock
+# One run of this host's backups at a time: the lock is held on fd 9 until the script exits.
+if ! command -v flock >/dev/null 2>&1; then
+  log "flock is not installed (Debian: util-linux): cannot keep the backups of $BACKUP_HOST apart"
+  exit ${BACKUP_EXIT.noFlock}
+fi
+if ! exec 9>>"$LOCK_FILE"; then
+  log "cannot open the lock file $LOCK_FILE (is its directory writable? the unit's ReadWritePaths= must list it)"
+  exit ${BACKUP_EXIT.cannotLock}
+fi
+if ! flock --nonblock 9; then
+  log "another backup of $BACKUP_HOST holds $LOCK_FILE: waiting up to \${LOCK_WAIT_SECONDS}s for it to finish"
+  if ! flock --wait "$LOCK_WAIT_SECONDS" 9; then
+    log "another backup of $BACKUP_HOST still holds $LOCK_FILE after \${LOCK_WAIT_SECONDS}s: giving up"
+    exit ${BACKUP_EXIT.busy}
+  fi
+  log "the other backup of $BACKUP_HOST finished: going on"
+fi
+locked=1
 
 stage=environment
 if [ -z "\${RESTIC_REPOSITORY:-}" ] && [ -n "$ENVIRONMENT_FILE" ] && [ -r "$ENVIRONMENT_FILE" ]; then
@@ -245,7 +313,7 @@ restic unlock || log "restic unlock failed (continuing)"
 stage=pre-hook
 if [ -n "$PRE_HOOK" ]; then
   log "running the pre hook"
-  bash -euo pipefail -c "$PRE_HOOK"
+  bash -euo pipefail -c "$PRE_HOOK" 9>&-
   code=$?
   if [ "$code" -ne 0 ]; then
     log "the pre hook failed (exit $code): not backing up"
@@ -369,8 +437,19 @@ export const systemdUnitsOptionsSchema = z.strictObject({
   randomizedDelaySec: z.union([z.int().min(0), z.string().regex(TIMESPAN, { error: 'must be a systemd time span such as "30m"' })]).default(1800),
   environmentFile: unitPath("environmentFile"),
   scriptPath: unitPath("scriptPath"),
-  /** Paths the backup may write besides its cache: a local repository, the pre hook's dump directory. */
-  readWritePaths: z.array(unitPath("each readWritePath")).default([]),
+  /**
+   * Paths the backup may write besides its cache (CacheDirectory=, writable anyway): a local
+   * repository, the hooks' dump directory, the lock file's directory. Each must exist (a missing
+   * one is skipped: `ReadWritePaths=-`, and a write there fails as on a read-only file system).
+   */
+  readWritePaths: z
+    .array(
+      z.string().superRefine((path, ctx) => {
+        const error = readWritePathError(path);
+        if (error) ctx.addIssue({ code: "custom", message: `each readWritePath ${error}`, input: path });
+      }),
+    )
+    .default([]),
   nice: z.int().min(-20).max(19).default(19),
   /** "idle" yields all disk time to other work (CFQ/BFQ only); "best-effort" if backups starve. */
   ioSchedulingClass: z.enum(["idle", "best-effort"]).default("idle"),
@@ -401,6 +480,7 @@ export function systemdUnits(input: SystemdUnitsInput): { service: string; timer
   const description = o.description ?? `homelab-backups: restic backup (${o.name})`;
   const cache = `homelab-backups/${o.name}`;
   const lines = (entries: Array<string | false | undefined>) => entries.filter((line): line is string => typeof line === "string").join("\n");
+  const readWritePaths = [...new Set(o.readWritePaths.map((path) => path.replace(/\/+$/, "")))];
 
   const service = lines([
     "# Generated by homelab-backups.",
@@ -425,7 +505,7 @@ export function systemdUnits(input: SystemdUnitsInput): { service: string; timer
     "# Read-only view of the system except the restic cache (CacheDirectory=) and the paths below;",
     "# runs as root so every file stays readable.",
     "ProtectSystem=strict",
-    ...o.readWritePaths.map((path) => `ReadWritePaths=-${path}`),
+    ...readWritePaths.map((path) => `ReadWritePaths=-${path}`),
     "PrivateTmp=yes",
     "NoNewPrivileges=yes",
     "UMask=0077",
@@ -541,19 +621,34 @@ echo "homelab-backups: $timer enabled and started"
 `;
 }
 
+export interface UninstallOptions {
+  /**
+   * Unit files of other installs that read the same environment file (a backup and its restore
+   * drill share one): while any of them is still there, the environment file stays.
+   */
+  environmentFileSharedWith?: string[];
+}
+
 /**
  * On delete: stop and disable the timer, stop a running backup, remove the units, the script and
- * the restic cache, daemon-reload. Keeps the environment file (written by its own resource) and,
- * of course, the repository. Idempotent: succeeds when everything is already gone.
+ * the restic cache, daemon-reload; then the environment file (the secrets the same install wrote),
+ * unless another install in `environmentFileSharedWith` still reads it: whichever of them goes
+ * last removes it. Keeps, of course, the repository, and the lock file (in /run/lock, gone at the
+ * next boot). Idempotent: succeeds when everything is already gone.
  */
-export function uninstallCommands(paths: HostBackupPaths): string {
+export function uninstallCommands(paths: HostBackupPaths, options: UninstallOptions = {}): string {
   const p = checkedPaths(paths);
   const units = unitNames(p.name);
+  const shared = options.environmentFileSharedWith ?? [];
+  for (const file of shared) {
+    if (!UNIT_PATH.test(file)) throw new Error(`environmentFileSharedWith "${file}" must be an absolute path of letters, digits and . _ / + @ -`);
+  }
   return `set -eu
 script=${shellQuote(p.script)}
 service_file=${shellQuote(p.service)}
 timer_file=${shellQuote(p.timer)}
 cache_dir=${shellQuote(p.cacheDir)}
+env_file=${shellQuote(p.environmentFile)}
 service=${shellQuote(units.service)}
 timer=${shellQuote(units.timer)}
 if [ -f "$timer_file" ]; then systemctl disable --now "$timer"; fi
@@ -564,5 +659,17 @@ rm -rf "$cache_dir"
 systemctl daemon-reload
 systemctl reset-failed "$service" "$timer" 2>/dev/null || true
 echo "homelab-backups: $timer and $service removed"
+# The environment file holds the repository password and S3 keys: it goes with its last reader.
+reader=''
+for other in ${shared.length > 0 ? shared.map(shellQuote).join(" ") : "''"}; do
+  if [ -n "$other" ] && [ -e "$other" ]; then reader=$other; fi
+done
+if [ -n "$reader" ]; then
+  echo "homelab-backups: keeping $env_file: $reader still reads it"
+else
+  rm -f "$env_file"
+  rmdir "$(dirname "$env_file")" 2>/dev/null || true
+  echo "homelab-backups: $env_file removed"
+fi
 `;
 }

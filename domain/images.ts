@@ -4,7 +4,7 @@
  * Nothing is installed at run time: each image already has every tool its script needs.
  */
 export const DEFAULT_IMAGES = {
-  /** restic: restore checks, dump uploads, rekey jobs (alpine: restic, sh, wget). */
+  /** restic: restore checks, dump uploads, rekey jobs, volume canaries (alpine: restic, sh, wget). */
   restic: "docker.io/restic/restic:0.18.1",
   /** Kopia CLI: restore checks of Kopia repositories. */
   kopia: "docker.io/kopia/kopia:0.21.1",

@@ -18,7 +18,17 @@ import {
   RetentionPeriod,
   snapshotTaskCommands,
 } from "./truenas";
-import { cronToOnCalendar, hostBackupPaths, hostBackupScript, installCommands, prepareCommands, systemdUnits, uninstallCommands } from "./hostBackup";
+import {
+  cronToOnCalendar,
+  hostBackupPaths,
+  HostBackupPaths,
+  hostBackupScript,
+  hostLockFile,
+  installCommands,
+  prepareCommands,
+  systemdUnits,
+  uninstallCommands,
+} from "./hostBackup";
 import { SshTarget } from "./ssh";
 
 export interface RemoteTask {
@@ -100,11 +110,30 @@ function file(path: string, content: string, delimiter: string): string {
 /** Secrets a host's install forwards; the environment file on the host is built from them. */
 export const HOST_SECRET_ENV = ["RESTIC_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] as const;
 
-/** Installs (and on delete removes) one host's restic backup to one destination. */
+/**
+ * Where one host backup (to one destination) and its restore drill live. The drill reads the
+ * backup's environment file: the last of the two to be removed deletes it.
+ */
+export function hostInstallPaths(item: PlannedItem, copy: PlannedCopy): { backup: HostBackupPaths; drill: HostBackupPaths } {
+  const backup = hostBackupPaths(kubeName([item.name, copy.destination]));
+  const drill = { ...hostBackupPaths(kubeName([item.name, copy.destination, "drill"])), environmentFile: backup.environmentFile };
+  return { backup, drill };
+}
+
+function parentDirectory(path: string): string {
+  return path.slice(0, path.lastIndexOf("/")) || "/";
+}
+
+/**
+ * Installs (and on delete removes) one host's restic backup to one destination. The backups of
+ * one host to several destinations share the host's lock file, so their hooks never overlap; the
+ * unit may write the lock's directory and the host's `readWritePaths` (the hooks' dump directory).
+ */
 export function hostTask(config: StackConfig, item: PlannedItem, copy: PlannedCopy): RemoteTask {
   const host = config.hosts[item.name];
-  const name = kubeName([item.name, copy.destination]);
-  const paths = hostBackupPaths(name);
+  const { backup: paths, drill } = hostInstallPaths(item, copy);
+  const name = paths.name;
+  const lockFile = hostLockFile(item.name);
   const keep = copy.retention.kind === "gfs" ? (({ kind: _kind, ...buckets }) => buckets)(copy.retention) : undefined;
   const script = hostBackupScript({
     host: item.name,
@@ -115,6 +144,7 @@ export function hostTask(config: StackConfig, item: PlannedItem, copy: PlannedCo
     keep,
     tag: "homelab-backups",
     environmentFile: paths.environmentFile,
+    lockFile,
     notify: config.notifications ? { ntfyUrl: config.notifications.ntfy.url } : undefined,
   });
   const onCalendar = cronToOnCalendar(copy.schedule.controllerCron);
@@ -123,6 +153,7 @@ export function hostTask(config: StackConfig, item: PlannedItem, copy: PlannedCo
     schedule: onCalendar,
     environmentFile: paths.environmentFile,
     scriptPath: paths.script,
+    readWritePaths: [...host.readWritePaths, parentDirectory(lockFile)],
     description: `homelab-backups: restic backup of ${item.name} to ${copy.destination}`,
   });
   const target = config.destinations[copy.destination];
@@ -146,7 +177,7 @@ export function hostTask(config: StackConfig, item: PlannedItem, copy: PlannedCo
     description: `restic backup of ${item.name} (${host.paths.join(", ")}) to ${copy.destination}`,
     schedule: onCalendar.map((expression) => `OnCalendar=${expression}`).join(" "),
     create,
-    delete: uninstallCommands(paths),
+    delete: uninstallCommands(paths, { environmentFileSharedWith: [drill.service] }),
     forward: [...HOST_SECRET_ENV],
   };
 }
@@ -165,8 +196,7 @@ export const HOST_DRILL_MARKER = "# homelab-backups restore drill";
 export function hostDrillTask(config: StackConfig, item: PlannedItem, job: PlannedJob): RemoteTask {
   const copy = item.copies.find((c) => c.id === job.copyId);
   if (!copy || copy.method !== "host-restic") throw new Error(`${job.id}: host drills restore host-restic copies`);
-  const backup = hostBackupPaths(kubeName([item.name, copy.destination]));
-  const paths = { ...hostBackupPaths(kubeName([item.name, copy.destination, "drill"])), environmentFile: backup.environmentFile };
+  const { backup, drill: paths } = hostInstallPaths(item, copy);
   const script = resticVolumeDrillScript({
     notify: { app: item.app, item: item.name, ntfyUrl: config.notifications?.ntfy.url },
     maxAgeHours: job.maxAgeHours ?? 50,
@@ -195,7 +225,7 @@ export function hostDrillTask(config: StackConfig, item: PlannedItem, job: Plann
     description: `restore drill of ${item.name} from ${copy.destination}: check ${DRILL_READ_PERCENT}% of the repository, restore ${DRILL_SAMPLE_FILES} files`,
     schedule: onCalendar.map((expression) => `OnCalendar=${expression}`).join(" "),
     create,
-    delete: uninstallCommands(paths),
+    delete: uninstallCommands(paths, { environmentFileSharedWith: [backup.service] }),
     forward: [],
   };
 }

@@ -45,6 +45,8 @@ export const LABELS = {
   drill: `${LABEL_PREFIX}/restore-drill`,
   /** "true" on repository verification CronJobs and their pods. */
   verify: `${LABEL_PREFIX}/verify`,
+  /** "true" on the CronJobs that write a volume's restore-drill canary, and their pods. */
+  canary: `${LABEL_PREFIX}/canary`,
   managedBy: "app.kubernetes.io/managed-by",
 } as const;
 

@@ -52,7 +52,8 @@ export type CopyMethod =
 export type Controller = "cronjob" | "volsync" | "cnpg" | "snapscheduler" | "truenas" | "systemd";
 
 export type CopyRetention =
-  | ({ kind: "gfs" } & Retention)
+  /** `withinDays`: every snapshot of the last N days is kept too (copies in a bucket locked by age). */
+  | ({ kind: "gfs"; withinDays?: number } & Retention)
   | { kind: "count"; keepLast: number }
   | { kind: "pgbackrest"; full: number; diff: number; archive: number; historyDays: number }
   /** A mirror keeps what exists now; replaced or deleted files survive only `historyDays`. */
@@ -298,7 +299,12 @@ export function planBackups(config: StackConfig): BackupPlan {
   }
   // A bucket is locked when any tier-1 data lands in it, which is known only once all copies are placed.
   const lockedBuckets = new Set([...bucketIndex.values()].filter((bucket) => bucket.immutable).map((bucket) => bucket.name));
-  for (const copies of copiesByItem.values()) for (const copy of copies) copy.immutable = lockedBuckets.has(copy.location);
+  for (const copies of copiesByItem.values()) {
+    for (const copy of copies) {
+      copy.immutable = lockedBuckets.has(copy.location);
+      keepLockedSnapshots(config, copy);
+    }
+  }
 
   const prices = destinationPrices(config);
   const items: PlannedItem[] = drafts.map((draft) => {
@@ -628,6 +634,21 @@ function methodFor(config: StackConfig, item: ItemDraft, kind: DestinationKind, 
 function scheduleText(config: StackConfig, owner: OwnerPolicy, site: Site): string {
   const tierOverride = config.tiers[String(owner.tier) as "1" | "2" | "3"]?.schedule;
   return owner.schedule?.[site] ?? tierOverride?.[site] ?? TIER_DEFINITIONS[owner.tier].defaults.schedule[site];
+}
+
+/** restic copies that delete snapshots themselves (forget) and so must not touch locked ones. */
+const RESTIC_FORGETTING: ReadonlySet<CopyMethod> = new Set(["volsync-restic", "dump-restic", "host-restic"]);
+
+/**
+ * An R2 bucket lock forbids deleting a file younger than `lockDays`, and `restic forget` fails on
+ * one: a restic copy in a locked R2 bucket keeps every snapshot of the last `lockDays` days, so
+ * forget only ever deletes snapshot files older than the lock. (B2 hides deleted files instead of
+ * refusing, so it needs nothing.)
+ */
+function keepLockedSnapshots(config: StackConfig, copy: PlannedCopy): void {
+  const target = config.destinations[copy.destination];
+  if (!copy.immutable || target.kind !== "r2" || copy.retention.kind !== "gfs" || !RESTIC_FORGETTING.has(copy.method)) return;
+  copy.retention = { ...copy.retention, withinDays: Math.max(copy.retention.withinDays ?? 0, target.lockDays) };
 }
 
 /** Host backups keep the seed's restic policy unless told otherwise. */

@@ -149,8 +149,10 @@ export function externalSecretManifest(
       secretStoreRef: { kind: store.kind, name: store.name },
       target: {
         name: recipe.name,
+        // Owner: the ExternalSecret owns the Secret, so Kubernetes garbage-collects the Secret when
+        // the ExternalSecret is deleted. Retain concerns the store side only: when the store items
+        // are gone, the Secret keeps its last values instead of being deleted.
         creationPolicy: "Owner",
-        // A deleted ExternalSecret must not take the mover's Secret with it mid-restore.
         deletionPolicy: "Retain",
         template: { engineVersion: "v2", type: "Opaque", metadata: { labels }, data: recipe.template },
       },

@@ -8,6 +8,9 @@ import type { PlannedItem } from "./plan";
 /** Repository-relative directory of the generated runbooks. */
 export const RUNBOOK_DIR = "docs/runbooks";
 
+/** The section of an app's runbook about its Kopia mirrors (apps.<app>.kopiaMirrors). */
+export const MIRROR_ANCHOR = "kopia-mirror";
+
 /** The page the platform alerts link to (metrics every app's alerts depend on), and its sections. */
 export const PLATFORM_PAGE = "homelab-backups";
 export const PLATFORM_ANCHORS = { volsync: "volsync-controller", kubeStateMetrics: "kube-state-metrics" } as const;

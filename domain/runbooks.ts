@@ -11,11 +11,13 @@
  */
 import { stringify } from "yaml";
 import type { StackConfig, VolumeConfig } from "./config/schema";
-import type { BackupPlan, CopyRetention, PlannedCopy, PlannedItem, PlannedJob } from "./plan";
+import type { BackupPlan, PlannedCopy, PlannedItem, PlannedJob } from "./plan";
 import { verifiedRepository } from "./plan";
 import { compareText } from "./compare";
+import { describeCopyRetention } from "./retention";
 import { kubeName, LABELS } from "./naming";
-import { PLATFORM_ANCHORS, PLATFORM_PAGE, RUNBOOK_DIR, runbookAnchor, runbookPath, runbookUrl } from "./runbookLinks";
+import { MIRROR_ANCHOR, PLATFORM_ANCHORS, PLATFORM_PAGE, RUNBOOK_DIR, runbookAnchor, runbookPath, runbookUrl } from "./runbookLinks";
+import { kopiaMirrors, PlannedKopiaMirror } from "./kopiaMirror";
 import {
   kopiaIdentity,
   kopiaRepository,
@@ -33,7 +35,7 @@ import { CNPG_API, PGBACKREST_PLUGIN, pluginEntry, stanza } from "./cnpg";
 import { bucketFields, cnpgOwner, PasswordName, secretOwners, storeItem } from "./secrets";
 import { cnpgClusterName, credentialKindOf, repositoryPath } from "./storage";
 import { recoverySheet, RecoveryRow } from "./recovery";
-import { dumpCronJob, dumpDirectory, dumpSecretRecipe, offsiteSecretRecipe } from "./dumps";
+import { BACKUP_MOUNT, dumpCronJob, dumpDirectory, dumpSecretRecipe, offsiteSecretRecipe } from "./dumps";
 import { drillName, drillNamespace, pgbackrestRepoEnv, restoreDrill } from "./drills";
 import { verificationName } from "./verification";
 import { datasetTasks, hostDrillTask, hostTarget, hostTask, truenasTarget } from "./machines";
@@ -41,6 +43,8 @@ import { hostBackupPaths, unitNames } from "./hostBackup";
 import { shellQuote } from "./truenas";
 import { RESTIC_TAG, STAMP_GLOB } from "./jobs/scripts";
 import { snapshotControllerChart, snapschedulerChart, volsyncChart } from "./operators";
+import { CANARY_LEAD_MINUTES, volumeCanary } from "./canary";
+import { CANARY_FILE } from "./jobs/canary";
 
 // ---------------------------------------------------------------------------------------------
 // Entry points (a stack output) and anchors
@@ -194,21 +198,6 @@ function hours(value: number | undefined): string {
   return `${Number(value.toFixed(2))} h`;
 }
 
-function describeRetention(retention: CopyRetention): string {
-  switch (retention.kind) {
-    case "gfs": {
-      const parts = (["hourly", "daily", "weekly", "monthly", "yearly"] as const).filter((k) => retention[k]).map((k) => `${retention[k]} ${k}`);
-      return parts.join(", ") || "none";
-    }
-    case "count":
-      return `the newest ${retention.keepLast}`;
-    case "pgbackrest":
-      return `${retention.full} full, ${retention.diff} diff, WAL of the newest ${retention.archive} full, ${retention.historyDays} d of history`;
-    case "mirror":
-      return retention.historyDays > 0 ? `mirror; replaced or deleted files kept ${retention.historyDays} d` : "mirror of the present state";
-  }
-}
-
 const METHOD_TEXT: Record<PlannedCopy["method"], string> = {
   "volsync-restic": "VolSync restic",
   "volsync-kopia": "VolSync Kopia",
@@ -356,12 +345,48 @@ export function renderRunbook(config: StackConfig, plan: BackupPlan, app: string
     "",
   ];
   for (const item of subject.items) lines.push(...itemSection(config, plan, item, rows));
+  lines.push(...mirrorSection(config, kopiaMirrors(config, plan).filter((mirror) => mirror.app === app)));
   lines.push(...lostCluster(config, plan, subject));
   const text = lines.join("\n").replace(/\n{3,}/g, "\n\n").replace(/\n*$/, "\n");
   const ids = [...text.matchAll(/<a id="([^"]+)"><\/a>/g)].map((m) => m[1]);
   const duplicate = ids.find((id, index) => ids.indexOf(id) !== index);
   if (duplicate) throw new Error(`runbook of ${app}: the anchor "${duplicate}" occurs twice`);
   return text;
+}
+
+/** Opening an app's Kopia mirrors (apps.<app>.kopiaMirrors) after losing the NAS, and re-seeding a NAS from one. */
+function mirrorSection(config: StackConfig, mirrors: readonly PlannedKopiaMirror[]): Lines {
+  if (mirrors.length === 0) return [];
+  const lines: Lines = [
+    anchor(MIRROR_ANCHOR),
+    "## Kopia mirrors of the NAS repository",
+    "",
+    "The NAS Kopia repository is copied blob for blob to object storage every day (`kopia repository sync-to s3 --delete`): the same repository, with the NAS retention and hourly history, opened with the app's `kopia-password`. Use a mirror when the NAS is gone; otherwise restore from the copies above.",
+    "",
+  ];
+  for (const mirror of mirrors) {
+    const own = storeItem(config.cluster.name, mirror.app);
+    const fields = bucketFields(mirror.consumer);
+    const nasPath = `${NAS_MOUNT}${mirror.sourcePath.slice(BACKUP_MOUNT.length)}`;
+    lines.push(
+      `### Mirror in \`${mirror.destination}\`: \`${mirror.bucket}/${mirror.prefix}\``,
+      "",
+      `Mirrors \`${mirror.sourceLocation}\`, ${mirror.schedule.description}. From the store (${storeName(config)}):`,
+      "",
+      ...code("sh", [
+        `export KOPIA_PASSWORD="$(${storeRead(config, own, "kopia-password")})"`,
+        `export AWS_ACCESS_KEY_ID="$(${storeRead(config, own, fields.accessKeyId)})"`,
+        `export AWS_SECRET_ACCESS_KEY="$(${storeRead(config, own, fields.secretAccessKey)})"`,
+        'export KOPIA_CONFIG_PATH="$PWD/kopia-mirror.config"',
+        `kopia repository connect s3 --readonly --bucket=${shellQuote(mirror.bucket)} --prefix=${shellQuote(mirror.prefix)} --endpoint=${shellQuote(mirror.endpoint)} --region=${shellQuote(mirror.region)}`,
+        "kopia snapshot list --all",
+      ]),
+      `Restore files from it as from the copies above (\`kopia snapshot restore\`). To re-seed a rebuilt NAS, mount its share at \`${NAS_MOUNT}\` as the repository's owner (uid ${mirror.uid}) and copy the mirror back; the movers then find their repository where it was:`,
+      "",
+      ...code("sh", [`kopia repository sync-to filesystem --path=${shellQuote(nasPath)}`]),
+    );
+  }
+  return lines;
 }
 
 function toolsFor(items: readonly PlannedItem[]): string[] {
@@ -393,7 +418,7 @@ function itemSection(config: StackConfig, plan: BackupPlan, item: PlannedItem, r
       const row = rows.find((r) => r.data === item.id && r.destination === copy.destination);
       const opens = [row?.password, row?.credential && `keys ${row.credential}`].filter(Boolean).join("; ") || (copy.encrypted ? "" : "not encrypted");
       lines.push(
-        `| [${copy.destination}](#${copyAnchor(item, copy)}) | ${METHOD_TEXT[copy.method]} | \`${cell(copy.location)}\` | ${cell(copy.continuous ? `WAL continuously; backups ${copy.schedule.description}` : copy.schedule.description)} | ${cell(describeRetention(copy.retention))} | ${cell(opens)} |`,
+        `| [${copy.destination}](#${copyAnchor(item, copy)}) | ${METHOD_TEXT[copy.method]} | \`${cell(copy.location)}\` | ${cell(copy.continuous ? `WAL continuously; backups ${copy.schedule.description}` : copy.schedule.description)} | ${cell(describeCopyRetention(copy.retention))} | ${cell(opens)} |`,
       );
     }
     lines.push("");
@@ -516,10 +541,10 @@ function volumeCopy(config: StackConfig, item: PlannedItem, copy: PlannedCopy): 
     lines.push(
       ...code("sh", [
         `# RESTIC_REPOSITORY is ${repository}`,
-        "restic snapshots",
-        "# VolSync's mover backs the volume up as /data:",
-        "restic ls latest /data | head -n 50",
-        "restic restore latest --target ./restore --include '/data/<path in the volume>'",
+        "restic snapshots --host volsync",
+        "# VolSync's mover runs `restic backup .` inside the volume (snapshot path /data): files sit at the snapshot's root.",
+        "restic ls latest --host volsync | head -n 50",
+        "restic restore latest --host volsync --target ./restore --include '/<path in the volume>'",
       ]),
       "An older version: take its ID from `restic snapshots` instead of `latest`.",
       "",
@@ -646,7 +671,7 @@ function csiSnapshots(config: StackConfig, item: PlannedItem, copies: PlannedCop
   return [
     `### From \`${copies[0].destination}\`: CSI snapshots of \`${copies.map((c) => c.location).join("`, `")}\``,
     "",
-    `SnapScheduler keeps ${copies.map((c) => `${describeRetention(c.retention)} (${c.schedule.description})`).join(" and ")}. They live on the same storage as the claim: a rollback after a mistake, not a backup.`,
+    `SnapScheduler keeps ${copies.map((c) => `${describeCopyRetention(c.retention)} (${c.schedule.description})`).join(" and ")}. They live on the same storage as the claim: a rollback after a mistake, not a backup.`,
     "",
     ...code("sh", [
       `kubectl get volumesnapshot -n ${ns} -o json | jq -r '.items[] | select(.spec.source.persistentVolumeClaimName == "${claim}") | [.metadata.name, .status.creationTime, .status.readyToUse] | @tsv' | sort -k2`,
@@ -894,7 +919,7 @@ function zfsSnapshots(config: StackConfig, item: PlannedItem, copies: PlannedCop
   return [
     `### From \`${copies[0].destination}\`: ZFS snapshots of \`${dataset}\``,
     "",
-    `TrueNAS keeps ${copies.map((c) => `${describeRetention(c.retention)} (${c.schedule.description})`).join(" and ")}. Same pool as the data: a rollback, not a backup. In the UI: Datasets, \`${dataset}\`, Data Protection, Manage Snapshots (Rollback, or Clone to New Dataset).`,
+    `TrueNAS keeps ${copies.map((c) => `${describeCopyRetention(c.retention)} (${c.schedule.description})`).join(" and ")}. Same pool as the data: a rollback, not a backup. In the UI: Datasets, \`${dataset}\`, Data Protection, Manage Snapshots (Rollback, or Clone to New Dataset).`,
     "",
     ...code("sh", [
       `ssh -p ${target.port} ${target.user}@${target.host}`,
@@ -1034,8 +1059,16 @@ function drillSection(config: StackConfig, plan: BackupPlan, item: PlannedItem):
   const repositories = new Set(item.copies.map((c) => verifiedRepository(item, c)).filter((id): id is string => id !== undefined));
   const verifications = plan.jobs.filter((j) => j.kind === "verify" && repositories.has(j.id)).sort((a, b) => compareText(a.id, b.id));
   const lines: Lines = [anchor(drillsAnchor(item)), `### Scheduled drill and verification`, ""];
+  const canary = volumeCanary(config, plan, item);
+  const canaryLines: Lines = canary
+    ? [
+        `- **Canary**: CronJob \`${canary.name}\` in \`${canary.namespace}\` writes \`${CANARY_FILE}\` at the root of the claim ${canary.schedule.description}, ${CANARY_LEAD_MINUTES} minutes before the \`${canary.copy.destination}\` backup; the drill fails when the newest snapshot holds none, another volume's, or one more than ${canary.maxAgeHours} h older than the snapshot: then the backups do not hold what is written to the volume now.`,
+        `  Write one now (after fixing it, or right after turning it on): \`kubectl create job -n ${canary.namespace} --from=cronjob/${canary.name} ${kubeName([canary.name, "manual"])}\`.`,
+        "",
+      ]
+    : [];
   if (drills.length === 0 && verifications.length === 0) {
-    return [...lines, `Tier ${item.tier} asks for no restore drill or repository verification of this item.`, ""];
+    return [...lines, `Tier ${item.tier} asks for no restore drill or repository verification of this item.`, "", ...canaryLines];
   }
   for (const job of drills) {
     const copy = item.copies.find((c) => c.id === job.copyId);
@@ -1058,6 +1091,7 @@ function drillSection(config: StackConfig, plan: BackupPlan, item: PlannedItem):
       );
     }
   }
+  lines.push(...canaryLines);
   for (const job of verifications) {
     const owner = plan.items.find((i) => i.id === job.itemId) ?? item;
     const namespace = drillNamespace(config, owner);

@@ -173,6 +173,17 @@ function yearlyMaxGapHours(cron: string): number {
  * their runs drift by the DST hour in summer.
  */
 export function standardOffsetMinutes(timeZone: string): number {
+  return Math.min(...yearOffsets(timeZone));
+}
+
+/** How far the clocks of `timeZone` go forward in daylight saving time, in minutes (0: none). */
+export function daylightSavingMinutes(timeZone: string): number {
+  const offsets = yearOffsets(timeZone);
+  return Math.max(...offsets) - Math.min(...offsets);
+}
+
+/** The zone's UTC offsets in minutes in mid-January and mid-July (winter and summer, either hemisphere). */
+function yearOffsets(timeZone: string): [number, number] {
   const offsetAt = (epochMs: number): number => {
     const parts = new Intl.DateTimeFormat("en-US", {
       timeZone,
@@ -187,7 +198,7 @@ export function standardOffsetMinutes(timeZone: string): number {
     const wall = Date.UTC(get("year"), get("month") - 1, get("day"), get("hour"), get("minute"));
     return Math.round((wall - epochMs) / MINUTE_MS);
   };
-  return Math.min(offsetAt(Date.UTC(2026, 0, 15)), offsetAt(Date.UTC(2026, 6, 15)));
+  return [offsetAt(Date.UTC(2026, 0, 15)), offsetAt(Date.UTC(2026, 6, 15))];
 }
 
 export function isValidTimeZone(timeZone: string): boolean {

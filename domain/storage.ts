@@ -8,9 +8,10 @@
  *   delete marker); the hidden version stays for `lockDays`, then a lifecycle rule removes it.
  *   A compromised cluster can hide data but not destroy it inside the window.
  * - R2 has no versioning and its tokens cannot withhold delete, so immutable buckets get bucket
- *   lock rules on the prefixes the tools write once and delete only when old (restic data and
- *   snapshots, Kopia packs, pgBackRest WAL and backup sets) - never on lock files, indexes or
- *   info files the tools rewrite.
+ *   lock rules: by age on what the tools write once and delete only when old (restic data and
+ *   snapshots, Kopia packs, pgBackRest WAL and backup sets), indefinitely on the files that hold
+ *   the repository's encrypted master key (restic `config` and `keys/`, Kopia's format blobs) -
+ *   never on lock files, indexes or info files the tools rewrite.
  */
 import type { StackConfig } from "./config/schema";
 import type { BackupPlan, CopyMethod, PlannedCopy, PlannedItem } from "./plan";
@@ -34,8 +35,21 @@ export function r2BucketResource(accountId: string, jurisdiction: string, bucket
 
 export const R2_PERMISSION_GROUPS = ["Workers R2 Storage Bucket Item Read", "Workers R2 Storage Bucket Item Write"] as const;
 
+/**
+ * The id of the permission group named exactly `wanted` among Cloudflare's answer to a lookup by
+ * name. Anything else would give consumer tokens permissions nobody chose.
+ */
+export function permissionGroupId(wanted: string, results: ReadonlyArray<{ id: string; name: string }>): string {
+  const found = results.find((result) => result.name === wanted);
+  if (found) return found.id;
+  const got = results.length > 0 ? `it returned only ${results.map((result) => `"${result.name}"`).join(", ")}` : "it returned none";
+  throw new Error(
+    `Cloudflare has no API token permission group named "${wanted}" (${got}): check that the token in credentials.<destination>.apiToken may read permission groups, and whether Cloudflare renamed the group (R2_PERMISSION_GROUPS in domain/storage.ts).`,
+  );
+}
+
 /** What a credential is for; also its name in the store ("<destination>-<credential>-..."). */
-export type CredentialKind = "volsync" | "kopia" | "pgbackrest" | "dumps" | "truenas" | "hosts";
+export type CredentialKind = "volsync" | "kopia" | "pgbackrest" | "dumps" | "truenas" | "hosts" | "kopia-mirror";
 
 /** One credential: a consumer's access to one bucket. */
 export interface BucketConsumer {
@@ -116,6 +130,14 @@ export function cnpgClusterName(config: Pick<StackConfig, "apps">, item: Pick<Pl
   return database?.engine === "cnpg" ? (database.cluster ?? item.name) : item.name;
 }
 
+/**
+ * Where an app's Kopia mirrors live in the Kopia bucket: "<app>.mirror/<nas>/", beside the app's own
+ * repository "<app>/" and never under another app's (a '.' is in no app name).
+ */
+export function kopiaMirrorPrefix(app: string): string {
+  return `${app}.mirror/`;
+}
+
 /** Every bucket credential the plan needs, one per consumer per bucket, in a stable order. */
 export function bucketConsumers(config: StackConfig, plan: BackupPlan): BucketConsumer[] {
   const consumers = new Map<string, BucketConsumer>();
@@ -146,36 +168,88 @@ export function bucketConsumers(config: StackConfig, plan: BackupPlan): BucketCo
       });
     }
   }
+  // Kopia mirrors (apps.<app>.kopiaMirrors): a key of their own, to the Kopia bucket of the app's copies there.
+  for (const app of plan.apps) {
+    for (const destination of config.apps[app.name].kopiaMirrors ?? []) {
+      const copy = app.items.flatMap((item) => item.copies).find((c) => c.method === "volsync-kopia" && c.destination === destination);
+      const bucket = plan.destinations.find((d) => d.name === destination)?.buckets.find((b) => b.name === copy?.location);
+      if (!copy || !bucket || (copy.destinationKind !== "b2" && copy.destinationKind !== "r2")) continue; // the config check reports it
+      // Not "kopia-mirror-<app>": that is the id of the kopia credential of an app named "mirror-<app>".
+      const id = kubeName(["kopiamirror", app.name], 50);
+      consumers.set(`${destination}/${id}`, {
+        id,
+        destination,
+        destinationKind: copy.destinationKind,
+        bucket: bucket.name,
+        credential: "kopia-mirror",
+        owner: app.name,
+        namespace: app.namespace,
+        prefix: kopiaMirrorPrefix(app.name),
+        immutable: bucket.immutable,
+        rotation: config.rotations[`${app.name}/${destination}-kopia-mirror`] ?? 0,
+      });
+    }
+  }
   return [...consumers.values()].sort((a, b) => compareText(`${a.destination}/${a.id}`, `${b.destination}/${b.id}`));
 }
 
 /**
- * Object prefixes an R2 bucket lock protects: what the backup tools write once and delete only
- * when it has aged past retention. Lock files, indexes and info files are rewritten and stay free.
+ * One R2 bucket lock rule. `age` holds objects for the destination's lockDays after they are
+ * written; `indefinite` holds them for good.
  */
-export function r2LockPrefixes(config: StackConfig, plan: BackupPlan, bucketName: string): string[] {
-  const prefixes = new Set<string>();
+export interface R2LockPrefix {
+  prefix: string;
+  retention: "age" | "indefinite";
+}
+
+/**
+ * What an R2 bucket lock protects: by age, what the backup tools write once and delete only when
+ * it has aged past retention; indefinitely, the written-once files without which no snapshot can
+ * be decrypted (an age lock would free them lockDays after `init`, while their repository lives
+ * on). Lock files, indexes and info files are rewritten and stay free.
+ */
+export function r2LockPrefixes(config: StackConfig, plan: BackupPlan, bucketName: string): R2LockPrefix[] {
+  const rules = new Map<string, R2LockPrefix["retention"]>();
+  const lock = (prefix: string, retention: R2LockPrefix["retention"]) => rules.set(prefix, retention);
   for (const item of plan.items) {
     for (const copy of item.copies) {
       if (copy.location !== bucketName) continue;
       const path = repositoryPath(item, copy, cnpgClusterName(config, item));
       if (copy.method === "volsync-restic" || copy.method === "dump-restic" || copy.method === "host-restic") {
-        prefixes.add(`${path}/data/`);
-        prefixes.add(`${path}/snapshots/`);
+        lock(`${path}/data/`, "age");
+        lock(`${path}/snapshots/`, "age");
+        lock(`${path}/config`, "indefinite");
+        lock(`${path}/keys/`, "indefinite");
       } else if (copy.method === "volsync-kopia") {
-        prefixes.add(`${path}/p`);
-        prefixes.add(`${path}/q`);
+        lock(`${path}/p`, "age");
+        lock(`${path}/q`, "age");
+        // On object storage Kopia names these blobs without the ".f" its filesystem storage adds.
+        lock(`${path}/kopia.repository`, "indefinite");
+        lock(`${path}/kopia.blobcfg`, "indefinite");
       } else if (copy.method === "truenas-cloudsync") {
         // Cloud sync copies files without deleting (transfer mode COPY): the folder can be locked whole.
-        prefixes.add(`${path}/`);
+        lock(`${path}/`, "age");
       } else if (copy.method === "pgbackrest") {
-        prefixes.add(`${path}/archive/${path}/`);
-        // Backup sets are named by date (20261122-013000F...); backup.info beside them is rewritten.
-        prefixes.add(`${path}/backup/${path}/2`);
+        lock(`${path}/archive/${path}/`, "age");
+        // Backup sets are named by date (20261122-013000F...). backup.info and backup.info.copy
+        // beside them hold the passphrase of the sets' manifests, but every backup and expire
+        // rewrites them, so R2 cannot lock them (on B2, versioning keeps their old versions).
+        lock(`${path}/backup/${path}/2`, "age");
       }
     }
   }
-  return [...prefixes].sort();
+  return [...rules].map(([prefix, retention]) => ({ prefix, retention })).sort((a, b) => compareText(a.prefix, b.prefix));
+}
+
+/**
+ * Namespaces whose ExternalSecrets and PushSecrets may use a store this program creates: every
+ * namespace the plan puts an app, item or job in, and the system namespace (PushSecrets, and what
+ * runs for data outside the cluster).
+ */
+export function secretStoreNamespaces(config: StackConfig, plan: BackupPlan): string[] {
+  const namespaces = new Set([config.cluster.systemNamespace]);
+  for (const { namespace } of [...plan.apps, ...plan.items, ...plan.jobs]) if (namespace) namespaces.add(namespace);
+  return [...namespaces].sort(compareText);
 }
 
 export interface DestinationSummary {

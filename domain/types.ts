@@ -4,6 +4,7 @@ export const COMPONENT_TYPES = {
   platform: "homelab-backups:index:BackupPlatform",
   app: "homelab-backups:apps:AppBackup",
   volume: "homelab-backups:volumes:VolumeBackup",
+  canary: "homelab-backups:volumes:VolumeCanary",
   cnpg: "homelab-backups:databases:CnpgBackup",
   dump: "homelab-backups:databases:DumpBackup",
   dataset: "homelab-backups:truenas:DatasetBackup",

@@ -1,8 +1,9 @@
 /**
  * VolSync objects for one app volume: a ReplicationSource per copy (restic upstream or the
  * perfectra1n Kopia fork), the restore-once bootstrap (ReplicationDestination + claim populated
- * from it, gated for tier 1 by a check Job), and Kopia repository maintenance. Pure builders;
- * components/volumeBackup.ts wires them.
+ * from it; for tier 1 both wait for a check Job), and Kopia repository maintenance. Every mover
+ * snapshots with the volume's own VolumeSnapshotClass. Pure builders; components/volumeBackup.ts
+ * wires them (domain/kopiaMirror.ts has the mirrors of NAS Kopia repositories).
  */
 import type { StackConfig, VolumeConfig } from "./config/schema";
 import type { PlannedCopy, PlannedItem, PlannedJob } from "./plan";
@@ -24,6 +25,15 @@ export function claimOf(item: PlannedItem, volume: VolumeConfig): string {
 
 export function storageClassOf(config: StackConfig, volume: VolumeConfig): string {
   return volume.storageClass ?? config.cluster.storageClass;
+}
+
+/**
+ * The VolumeSnapshotClass of a volume's copies and CSI snapshots: its own, else the cluster's (the
+ * config refuses a claim on another StorageClass without one: a class of another CSI driver
+ * cannot snapshot it).
+ */
+export function volumeSnapshotClassOf(config: StackConfig, volume: VolumeConfig): string {
+  return volume.volumeSnapshotClass ?? config.cluster.volumeSnapshotClass;
 }
 
 export function dataLabels(item: PlannedItem, destination?: string): Record<string, string> {
@@ -61,8 +71,10 @@ function retainOf(copy: PlannedCopy, mover: "restic" | "kopia"): Manifest {
   const retention = copy.retention;
   if (retention.kind === "count") return mover === "restic" ? { last: String(retention.keepLast) } : { latest: retention.keepLast };
   if (retention.kind !== "gfs") return {};
-  const { kind: _kind, ...buckets } = retention;
-  return buckets;
+  const { kind: _kind, withinDays, ...buckets } = retention;
+  // restic keeps every snapshot of the last N days as `within` (copies in a bucket locked by age:
+  // forget must not try to delete younger files); the Kopia fork's retain has no such field.
+  return withinDays && mover === "restic" ? { ...buckets, within: `${withinDays}d` } : buckets;
 }
 
 /** Settings shared by the source and the bootstrap destination of one copy. */
@@ -71,7 +83,7 @@ function moverCommon(config: StackConfig, item: PlannedItem, volume: VolumeConfi
   const common: Manifest = {
     repository: moverSecretRecipe(config, item, copy).name,
     copyMethod: "Snapshot",
-    volumeSnapshotClassName: config.cluster.volumeSnapshotClass,
+    volumeSnapshotClassName: volumeSnapshotClassOf(config, volume),
     storageClassName: storageClass,
     accessModes: ["ReadWriteOnce"],
     // The cache is sized on its own, never after the data: a growing claim must not wedge it.
@@ -116,9 +128,21 @@ export function bootstrapCopy(item: PlannedItem): PlannedCopy | undefined {
 export interface Bootstrap {
   destination: Manifest;
   claim: Manifest;
-  /** Tier 1 without allowEmptyRestore: a Job that must succeed before the claim is created. */
+  /**
+   * Tier 1 without allowEmptyRestore: a Job that must succeed before the ReplicationDestination,
+   * and so the claim, is created.
+   */
   check?: Manifest;
 }
+
+/** How long the restore check may run, retries included: its Job's activeDeadlineSeconds. */
+export const RESTORE_CHECK_DEADLINE_SECONDS = 900;
+
+/**
+ * How long Pulumi waits for the restore check to complete (the Kubernetes provider's default for
+ * Jobs is 10 minutes): past the Job's own deadline, so the verdict is always the Job's.
+ */
+export const RESTORE_CHECK_TIMEOUT = `${RESTORE_CHECK_DEADLINE_SECONDS / 60 + 5}m`;
 
 export function bootstrap(config: StackConfig, item: PlannedItem, volume: VolumeConfig, images: { restic: string; kopia: string }): Bootstrap | undefined {
   const copy = bootstrapCopy(item);
@@ -158,8 +182,11 @@ export function bootstrap(config: StackConfig, item: PlannedItem, volume: Volume
 
 /**
  * A Job that proves the repository holds a backup of this volume. Pulumi waits for Jobs, and the
- * claim depends on this one: if the repository is unreachable, unreadable or empty, `pulumi up`
- * stops before an empty claim can reach the app (backube/volsync#1211).
+ * ReplicationDestination depends on this one (the claim on the ReplicationDestination): if the
+ * repository is unreachable, unreadable or empty, `pulumi up` stops before the restore-once
+ * restore runs, so no empty snapshot is taken that a later claim would be populated from
+ * (backube/volsync#1211). The Job is immutable and kept: a failed check stays failed until it is
+ * replaced (`pulumi up --replace <its URN>`), and a passed one is never re-run.
  */
 export function restoreCheckJob(
   config: StackConfig,
@@ -178,7 +205,7 @@ export function restoreCheckJob(
     metadata: { name: kubeName([claim, "restore-check"]), namespace: item.namespace, labels: dataLabels(item, copy.destination) },
     spec: {
       backoffLimit: 2,
-      activeDeadlineSeconds: 900,
+      activeDeadlineSeconds: RESTORE_CHECK_DEADLINE_SECONDS,
       template: {
         metadata: { labels: dataLabels(item, copy.destination) },
         spec: {

@@ -4,17 +4,21 @@ import * as pulumi from "@pulumi/pulumi";
  * engine, evaluates the policy pack on what it registered, and renders the artifacts.
  */
 import { machineTasks } from "../domain/machines";
+import { kopiaMirrorPlanSection, kopiaMirrors } from "../domain/kopiaMirror";
 import { recoverySheet } from "../domain/recovery";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { ConfigError } from "../domain/config/errors";
 import { parseStackConfig } from "../domain/config/parse";
+import { plaintextSecretProblem } from "../domain/config/plaintextSecrets";
 import { PROJECT, StackConfig } from "../domain/config/schema";
 import { BackupPlan, planBackups } from "../domain/plan";
 import { RUNBOOK_DIR } from "../domain/runbookLinks";
 import { runbooks } from "../domain/runbooks";
 import { PACK_NAME, policies } from "../policies/registry";
+import { STACK_FILE_ENV } from "../policies/support";
 import { runProgram, CapturedResource } from "./engine";
-import { evaluatePolicies, PolicyPackConfig, PolicyReport } from "./policyHarness";
+import { evaluatePolicies, PolicyConfigError, PolicyPackConfig, PolicyReport } from "./policyHarness";
 import { kubernetesObjects, KubernetesObject, renderBackupPlan, renderManifests, resourceRecords, ResourceRecord } from "./render";
 import { readStackFile } from "./stackFile";
 import program = require("../index");
@@ -59,6 +63,7 @@ export function stackNameOf(configFile: string): string {
 export async function runOfflinePlan(options: PlanOptions): Promise<PlanResult> {
   const stackFile = readStackFile(options.configFile);
   // Validate first, so a typo is reported as such and not as a failed program run.
+  if (stackFile.plaintextSecrets.length > 0) throw new ConfigError(stackFile.plaintextSecrets.map(plaintextSecretProblem));
   const config = parseStackConfig(stackFile.projectConfig);
   const stack = stackNameOf(options.configFile);
   const programStarted = performance.now();
@@ -72,6 +77,7 @@ export async function runOfflinePlan(options: PlanOptions): Promise<PlanResult> 
   const programMs = performance.now() - programStarted;
   const plan = planBackups(config);
   const policyStarted = performance.now();
+  process.env[STACK_FILE_ENV] = basename(options.configFile);
   const report = await evaluatePolicies(run.resources, { pack: PACK_NAME, policies, config: options.policyConfig, packEnforcementLevel: "advisory" });
   const policyMs = performance.now() - policyStarted;
   const objects = kubernetesObjects(run.resources);
@@ -93,6 +99,7 @@ export async function runOfflinePlan(options: PlanOptions): Promise<PlanResult> 
         resourceCount: run.resources.length,
         objectCount: objects.length,
         machineTasks: machineTasks(config, plan),
+        kopiaMirrors: kopiaMirrorPlanSection(config, kopiaMirrors(config, plan)),
         recovery: recoverySheet(config, plan),
         store:
           config.secretStore.provider === "onepassword-sdk"
@@ -126,6 +133,22 @@ export function writeArtifacts(result: PlanResult, outDir: string): string[] {
   });
 }
 
+/** Reads a --policy-pack-config file; an unreadable or malformed file is a PolicyConfigError naming it. */
 export function readPolicyConfig(path: string): PolicyPackConfig {
-  return JSON.parse(readFileSync(path, "utf8")) as PolicyPackConfig;
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new PolicyConfigError(`cannot read the policy pack config: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new PolicyConfigError(`the policy pack config is not valid JSON: ${(error as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+    throw new PolicyConfigError('the policy pack config must be a JSON object of policy names, e.g. {"tier3-offsite-cost": "disabled"}');
+  }
+  return parsed as PolicyPackConfig;
 }

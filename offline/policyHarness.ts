@@ -25,6 +25,7 @@ import {
 } from "@pulumi/policy";
 import * as pulumi from "@pulumi/pulumi";
 import { LABELS } from "../domain/naming";
+import { didYouMean } from "../domain/config/errors";
 import { CapturedResource } from "./engine";
 
 export type ReportedLevel = "advisory" | "mandatory";
@@ -76,7 +77,10 @@ export function resolvePolicyConfig(policies: Policies, config: PolicyPackConfig
   const names = new Set(policies.map((policy) => policy.name));
   const problems: string[] = [];
   for (const key of Object.keys(config)) {
-    if (key !== "all" && !names.has(key)) problems.push(`"${key}" is not a policy of this pack`);
+    if (key !== "all" && !names.has(key)) {
+      const suggestion = didYouMean(key, [...names]);
+      problems.push(`"${key}" is not a policy of this pack${suggestion ? `; did you mean "${suggestion}"?` : ""}`);
+    }
   }
   const all = config.all;
   if (all !== undefined && (typeof all !== "string" || !LEVELS.includes(all))) {

@@ -2,10 +2,11 @@
 import type { MachineTask } from "../domain/machines";
 import type { RecoveryRow } from "../domain/recovery";
 import { stringify } from "yaml";
-import { BackupPlan, CopyMethod, CopyRetention, PlannedCopy, PlannedItem } from "../domain/plan";
+import { BackupPlan, CopyMethod, PlannedCopy, PlannedItem } from "../domain/plan";
 import { formatBytes } from "../domain/quantity";
+import { daylightSavingMinutes } from "../domain/schedule";
+import { describeCopyRetention } from "../domain/retention";
 import { describeMinuteOfWeek } from "../domain/spread";
-import { formatRetention } from "../domain/tiers";
 import { CapturedResource } from "./engine";
 import { PolicyReport } from "./policyHarness";
 import { Json, redact } from "./wire";
@@ -95,19 +96,6 @@ const KIND_NAMES: Record<PlannedItem["kind"], string> = {
   host: "host",
 };
 
-export function describeRetention(retention: CopyRetention): string {
-  switch (retention.kind) {
-    case "gfs":
-      return formatRetention(retention);
-    case "count":
-      return `last ${retention.keepLast}`;
-    case "pgbackrest":
-      return `${retention.full} full, ${retention.diff} diff, WAL of the ${retention.archive} newest fulls, ${retention.historyDays} days of history`;
-    case "mirror":
-      return `mirror; replaced files kept ${retention.historyDays} days`;
-  }
-}
-
 export function formatHours(hours: number | undefined): string {
   if (hours === undefined) return "none";
   if (hours < 1) return `${Math.round(hours * 60)} min`;
@@ -133,6 +121,8 @@ export interface PlanContext {
   recovery: readonly RecoveryRow[];
   /** Where the store items live, for the recovery sheet: "1Password vault homelab". */
   store: string;
+  /** The "Kopia repository mirrors" section (domain/kopiaMirror.ts), empty when there are none. */
+  kopiaMirrors?: readonly string[];
 }
 
 export function renderBackupPlan(plan: BackupPlan, report: PolicyReport, context: PlanContext): string {
@@ -202,6 +192,14 @@ export function renderBackupPlan(plan: BackupPlan, report: PolicyReport, context
       "RPO is the longest time between two consecutive recovery points of the freshest copy, job run time not included; CNPG clusters archive WAL continuously.",
     "",
   );
+  const dst = daylightSavingMinutes(plan.timeZone);
+  if (dst > 0) {
+    lines.push(
+      `Times are ${plan.timeZone} standard time. VolSync, SnapScheduler and CloudNativePG schedule in UTC only, so during daylight saving time their runs come ${dst} minutes later by the clock; ` +
+        "Kubernetes CronJobs, TrueNAS tasks and systemd timers follow the local clock all year.",
+      "",
+    );
+  }
 
   for (const owner of owners) {
     lines.push(`### ${owner.title}`, "", owner.summary, "");
@@ -228,6 +226,8 @@ export function renderBackupPlan(plan: BackupPlan, report: PolicyReport, context
     }
     lines.push("");
   }
+
+  lines.push(...(context.kopiaMirrors ?? []));
 
   lines.push("## Destinations", "");
   lines.push("| Destination | Kind | Site | Stored (est.) | Price per TB-month | Cost/month | Buckets |");
@@ -269,5 +269,5 @@ function copyRow(item: PlannedItem, copy: PlannedCopy): string {
   const schedule = copy.continuous
     ? `WAL continuously; backups ${copy.schedule.description}`
     : copy.schedule.description;
-  return `| ${KIND_NAMES[item.kind]} ${item.name} | ${copy.destination} (${copy.site}) | ${METHOD_NAMES[copy.method]} | ${schedule} | ${describeRetention(copy.retention)} | ${copy.encrypted ? "yes" : "no"} | ${copy.immutable ? "yes" : "no"} | \`${copy.location}\` |`;
+  return `| ${KIND_NAMES[item.kind]} ${item.name} | ${copy.destination} (${copy.site}) | ${METHOD_NAMES[copy.method]} | ${schedule} | ${describeCopyRetention(copy.retention)} | ${copy.encrypted ? "yes" : "no"} | ${copy.immutable ? "yes" : "no"} | \`${copy.location}\` |`;
 }

@@ -6,6 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
+import { plaintextSecretPaths } from "../domain/config/plaintextSecrets";
 import { PROJECT } from "../domain/config/schema";
 
 export interface StackFile {
@@ -16,6 +17,8 @@ export interface StackFile {
   projectConfig: Record<string, unknown>;
   /** The placeholders standing in for secure values. */
   placeholders: string[];
+  /** Paths of plaintext values under keys that must hold only secrets (credentials). */
+  plaintextSecrets: string[];
 }
 
 export class StackFileError extends Error {}
@@ -49,15 +52,19 @@ export function parseStackFile(text: string, path = "stack file"): StackFile {
   const secretKeys: string[] = [];
   const projectConfig: Record<string, unknown> = {};
   const placeholders: string[] = [];
+  const raw: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(config as Record<string, unknown>)) {
     const fullKey = key.includes(":") ? key : `${PROJECT}:${key}`;
     let secret = false;
     const plain = replaceSecure(value, fullKey, () => (secret = true), placeholders);
     pulumiConfig[fullKey] = typeof plain === "string" ? plain : JSON.stringify(plain);
     if (secret) secretKeys.push(fullKey);
-    if (fullKey.startsWith(`${PROJECT}:`)) projectConfig[fullKey.slice(PROJECT.length + 1)] = plain;
+    if (fullKey.startsWith(`${PROJECT}:`)) {
+      projectConfig[fullKey.slice(PROJECT.length + 1)] = plain;
+      raw[fullKey.slice(PROJECT.length + 1)] = value;
+    }
   }
-  return { pulumiConfig, secretKeys, projectConfig, placeholders };
+  return { pulumiConfig, secretKeys, projectConfig, placeholders, plaintextSecrets: plaintextSecretPaths(raw) };
 }
 
 function replaceSecure(value: unknown, path: string, markSecret: () => void, placeholders: string[]): unknown {

@@ -184,7 +184,13 @@ export class BackupGraph {
   immutability(bucket: BucketNode, pathInBucket: string): Immutability {
     if (bucket.provider === "b2") {
       const keys = this.b2Keys(bucket.name);
-      const deleting = keys.filter((key) => ((key.props as Json).capabilities as string[]).includes("deleteFiles"));
+      // A key limited to another prefix cannot delete this copy's files.
+      const reaches = (key: PolicyResource) => {
+        const prefix = String((key.props as Json).namePrefix ?? "");
+        const path = pathInBucket === "" ? "" : `${pathInBucket.replace(/\/+$/, "")}/`;
+        return prefix === "" || path === "" || path.startsWith(prefix) || prefix.startsWith(path);
+      };
+      const deleting = keys.filter((key) => ((key.props as Json).capabilities as string[]).includes("deleteFiles") && reaches(key));
       if (deleting.length > 0) {
         return { immutable: false, lockDays: 0, reason: `key ${(deleting[0].props as Json).keyName} may delete files in ${bucket.name}` };
       }

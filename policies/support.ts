@@ -38,8 +38,12 @@ export function perTierProperty(defaults: Partial<Record<string, number>>, descr
   return { type: "object", properties: { "1": number, "2": number, "3": number }, additionalProperties: false, default: defaults, description };
 }
 
+/** Set by the offline plan, whose --config file need not be named Pulumi.<stack>.yaml. */
+export const STACK_FILE_ENV = "HOMELAB_BACKUPS_STACK_FILE";
+
+/** The stack settings file a user edits to fix a violation. */
 export function stackFile(): string {
-  return `Pulumi.${pulumi.getStack()}.yaml`;
+  return process.env[STACK_FILE_ENV] || `Pulumi.${pulumi.getStack()}.yaml`;
 }
 
 export function describeData(data: ProtectedData): string {

@@ -39,7 +39,10 @@ async function main(): Promise<number> {
     const copies = plan.items.flatMap((item) => item.copies);
     const cost = plan.destinations.reduce((sum, destination) => sum + destination.monthlyCost, 0);
     console.log(`homelab-backups offline plan of stack "${result.stack}" (${values.config})`);
-    console.log(`  ${plan.apps.length} apps, ${plan.items.length} data items, ${copies.length} copies to ${plan.destinations.length} destinations`);
+    const independent = copies.filter((copy) => copy.independent);
+    console.log(
+      `  ${plan.apps.length} apps, ${plan.items.length} data items, ${independent.length} independent copies (and ${copies.length - independent.length} local snapshot schedules) to ${plan.destinations.length} destinations`,
+    );
     console.log(`  ${result.resources.length} resources, ${result.objects.length} Kubernetes objects`);
     console.log(`  peak job starts in one minute: ${plan.peakStarts} (first at ${describeMinuteOfWeek(plan.peakMinuteOfWeek)})`);
     console.log(`  estimated storage cost: ${cost.toFixed(2)} ${plan.currency}/month`);
@@ -55,7 +58,8 @@ async function main(): Promise<number> {
       error instanceof PolicyConfigError ||
       (error instanceof ProgramRunError && pulumi.RunError.isInstance(error.cause));
     if (userError) {
-      console.error(`${values.config}: ${(error as Error).message}`);
+      const file = error instanceof PolicyConfigError ? (values["policy-config"] ?? "policy pack config") : values.config;
+      console.error(`${file}: ${(error as Error).message}`);
       return 2;
     }
     throw error;

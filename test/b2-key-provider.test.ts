@@ -176,7 +176,59 @@ describe("B2 application key provider (against a fake B2 v4 API)", () => {
       const { id } = await provider.create(inputs());
       assert.equal(fake.requestsFor("b2_create_key").length, 3);
       assert.deepEqual([...fake.keys.keys()], [id]);
+      // A 429 says B2 did nothing; a 5xx may come after the work was done, so B2 is asked.
+      assert.equal(fake.requestsFor("b2_list_keys").length, 1, "keys are listed after the 503 only");
       assert.ok(Date.now() - started < 2000, "Retry-After is capped (30 x B2_RETRY_BASE_MS)");
+    });
+
+    it("deletes the key a create made before the connection dropped, then leaves exactly one key", async () => {
+      fake.failNext("b2_create_key", { status: 0, drop: true, afterWork: true });
+      const { id } = await provider.create(inputs());
+      assert.equal(fake.requestsFor("b2_create_key").length, 2);
+      const deleted = fake.requestsFor("b2_delete_key").map((request) => request.body?.applicationKeyId);
+      assert.equal(deleted.length, 1, "the orphan is deleted before the retry");
+      assert.notEqual(deleted[0], id);
+      assert.deepEqual([...fake.keys.keys()], [id], "only the key Pulumi got the secret of is left");
+      assert.equal(fake.keysNamed("immich-offsite").length, 1);
+      const listAt = fake.requests.findIndex((request) => request.operation === "b2_list_keys");
+      const retryAt = fake.requests.findLastIndex((request) => request.operation === "b2_create_key");
+      assert.ok(listAt >= 0 && listAt < retryAt, "keys are listed before trying again");
+    });
+
+    it("after a 500 that came once the key existed, deletes only keys that request could have made, over every page", async () => {
+      fake.listKeysPageSize = 1;
+      const other = fake.addKey({ keyName: "paperless-offsite", capabilities: CAPABILITIES, bucketIds: [bucketId], namePrefix: "immich/" });
+      // What a replacement that changes only capabilities retires last: same name, still in use.
+      const retiring = fake.addKey({ keyName: "immich-offsite", capabilities: ["listBuckets", "readFiles"], bucketIds: [bucketId], namePrefix: "immich/" });
+      fake.failNext("b2_create_key", { status: 500, code: "internal_error", message: "incident id 1", afterWork: true });
+      const { id } = await provider.create(inputs());
+      assert.deepEqual([...fake.keys.keys()].sort(), [id, other.applicationKeyId, retiring.applicationKeyId].sort());
+      assert.equal(fake.keysNamed("immich-offsite").filter((key) => key.capabilities.length === CAPABILITIES.length).length, 1);
+      const lists = fake.requestsFor("b2_list_keys");
+      assert.equal(lists.length, 3, "three keys at one per page: three pages");
+      assert.deepEqual(lists[0].body, { accountId: fake.accountId, maxKeyCount: 1000 });
+      assert.ok(lists.slice(1).every((request) => typeof request.body?.startApplicationKeyId === "string"));
+    });
+
+    it("gives up after 5 answers lost once the key existed, leaving no key behind", async () => {
+      fake.failAlways("b2_create_key", { status: 504, code: "gateway_timeout", afterWork: true });
+      await assert.rejects(provider.create(inputs()), rejectsWith(/B2 b2_create_key gave up after 5 attempts .*last error: 504 gateway_timeout/));
+      assert.equal(fake.requestsFor("b2_create_key").length, 5);
+      assert.equal(fake.requestsFor("b2_delete_key").length, 5);
+      assert.equal(fake.keys.size, 0);
+    });
+
+    it("names the key to delete by hand when it cannot look for a key a lost answer left", async () => {
+      fake.masterCapabilities = ["listBuckets", "writeKeys", "deleteKeys"];
+      fake.failNext("b2_create_key", { status: 502, code: "bad_gateway", afterWork: true });
+      await assert.rejects(
+        provider.create(inputs()),
+        rejectsWith(
+          /got no clear answer \(b2_create_key failed \(502 bad_gateway\)\.\), so it may have created key "immich-offsite", and removing such a key failed: B2 refused to list keys \(401 unauthorized\): .*needs the listKeys capability\. Delete every key named "immich-offsite" in the B2 console/,
+          (error) => assertNoSecret(error.message),
+        ),
+      );
+      assert.equal(fake.requestsFor("b2_create_key").length, 1, "no retry while a stray key may exist");
     });
 
     it("waits what Retry-After asks, capped, and otherwise backs off exponentially", async () => {
@@ -227,6 +279,7 @@ describe("B2 application key provider (against a fake B2 v4 API)", () => {
         rejectsWith(/B2 rejected key "immich-offsite" \(400 bad_request\)\. B2 said: "bad header \[redacted\]"/, (error) => assertNoSecret(error.message)),
       );
       assert.equal(fake.requestsFor("b2_create_key").length, 1);
+      assert.equal(fake.requestsFor("b2_list_keys").length, 0, "a clear refusal created nothing to look for");
     });
 
     it("refuses invalid inputs before calling B2", async () => {

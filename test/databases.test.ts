@@ -5,6 +5,8 @@ import { parseStackConfig } from "../domain/config/parse";
 import { CapturedResource, ProgramRun } from "../offline/engine";
 import { reveal } from "../offline/wire";
 import { restrictedViolations, podTemplates } from "../domain/podSecurity";
+import { dumpCronJob, JOB_GID, JOB_UID } from "../domain/dumps";
+import { planBackups } from "../domain/plan";
 import { editedConfig, runExample } from "./support/stack";
 
 type Json = Record<string, any>; // `any`: manifests are walked by path in assertions
@@ -136,6 +138,51 @@ describe("database backups", () => {
       assert.ok(templates.length >= 9);
       const failures = templates.flatMap(({ owner, spec }) => restrictedViolations(spec).map((problem) => `${owner}: ${problem}`));
       assert.deepEqual(failures, []);
+    });
+
+    it("never sets an fsGroup on a pod that mounts an app's claim: SQLite dumps run as the volume's owner", async () => {
+      const podOf = (r: ProgramRun, name: string) => ofKind(r, "CronJob").find((job) => job.metadata.name === name)!.spec.jobTemplate.spec.template.spec;
+      // Every pod template that mounts a claim other than the NAS share's (hb-<destination>).
+      let appClaims = 0;
+      let dumps = 0;
+      for (const { owner, spec } of podTemplates(manifests(run))) {
+        const claims = (spec.volumes ?? []).filter((v: Json) => v.persistentVolumeClaim && !v.persistentVolumeClaim.claimName.startsWith("hb-"));
+        if (claims.length === 0) continue;
+        appClaims++;
+        // With an fsGroup, kubelet would chgrp the app's whole volume (OnRootMismatch: whenever its root differs).
+        assert.equal(spec.securityContext.fsGroup, undefined, `${owner} sets an fsGroup`);
+        assert.equal(spec.securityContext.fsGroupChangePolicy, undefined, owner);
+        const nas = (spec.volumes ?? []).some((v: Json) => v.persistentVolumeClaim?.claimName.startsWith("hb-"));
+        if (nas) dumps++;
+        assert.deepEqual(spec.securityContext.supplementalGroups, nas ? [JOB_GID] : undefined, `${owner}: the NAS share's group, supplementary, only with the share`);
+      }
+      assert.equal(dumps, 2, "the vaultwarden and grafana SQLite dumps");
+      assert.ok(appClaims > dumps, "and the volumes' canary jobs (test/canary.test.ts)");
+
+      const vault = podOf(run, "vaultwarden-db-dump");
+      assert.deepEqual([vault.securityContext.runAsUser, vault.securityContext.runAsGroup], [1000, 1000], "the vaultwarden-data volume's default owner");
+      assert.deepEqual(vault.volumes.find((v: Json) => v.name === "source").persistentVolumeClaim, { claimName: "vaultwarden-data" });
+      assert.match(vault.initContainers[0].command[2], /^umask 0007 && mkdir -p '\/backup\/[a-z0-9-]+\/dumps\/vaultwarden'$/, "group-writable for the app's other jobs");
+      const postgres = podOf(run, "paperless-paperless-dump").securityContext;
+      assert.deepEqual([postgres.runAsUser, postgres.runAsGroup, postgres.fsGroup], [JOB_UID, JOB_GID, JOB_GID], "jobs without an app claim keep nobody and its fsGroup");
+
+      const owned = await runExample(
+        editedConfig((c) => {
+          Object.assign(c.apps.vaultwarden.volumes.data, { uid: 2001, gid: 3001 });
+          c.apps.grafana.sqlite.grafana.uid = 472;
+        }),
+      );
+      const vaultOwned = podOf(owned, "vaultwarden-db-dump").securityContext;
+      assert.deepEqual([vaultOwned.runAsUser, vaultOwned.runAsGroup, vaultOwned.fsGroup, vaultOwned.supplementalGroups], [2001, 3001, undefined, [JOB_GID]]);
+      const grafana = podOf(owned, "grafana-grafana-dump").securityContext;
+      assert.equal(grafana.runAsUser, 472, "the item's own uid wins");
+      for (const r of [run, owned]) {
+        const failures = podTemplates(manifests(r)).flatMap(({ owner, spec }) => restrictedViolations(spec).map((problem) => `${owner}: ${problem}`));
+        assert.deepEqual(failures, []);
+      }
+      const rootOwned = parseStackConfig(editedConfig((c) => (c.apps.vaultwarden.volumes.data.uid = 0)));
+      const item = planBackups(rootOwned).items.find((i) => i.kind === "sqlite" && i.app === "vaultwarden")!;
+      assert.throws(() => dumpCronJob(rootOwned, item, item.copies.find((c) => c.method === "dump")!), /owned by uid 0; a restricted pod cannot run as root/);
     });
 
     it("keeps secrets out of job specs: connection secrets come from ExternalSecret-built Secrets", () => {

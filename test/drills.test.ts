@@ -6,7 +6,7 @@
  * environment of only the variables the job gets, and a recorder standing in for ntfy and
  * healthchecks. JOB_SHELL=busybox runs them under busybox sh
  * with busybox's applets, as in the alpine images. Kopia is not installed here: its drill is
- * checked as text only (see "script text").
+ * checked as text (see "script text") and against a stub of the kopia CLI.
  */
 import { strict as assert } from "node:assert";
 import { spawn } from "node:child_process";
@@ -15,7 +15,9 @@ import { chmodSync, cpSync, existsSync, mkdirSync, openSync, closeSync, readdirS
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { gzipSync } from "node:zlib";
+import { CANARY_FILE } from "../domain/jobs/canary";
 import {
+  CanaryCheck,
   DRILL_ENV,
   DRILL_TOOLS,
   DrillScriptName,
@@ -61,6 +63,12 @@ interface Run {
 /** `<YYYYmmddTHHMMSSZ>` of a time: the timestamp in a dump's name. */
 const stampOf = (date: Date) => date.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
 const hoursAgo = (hours: number) => new Date(Date.now() - hours * 3_600_000);
+
+/** A canary as the canary job writes it (domain/jobs/canary.ts), naming `name` ("<app>/<volume>"), written at `at`. */
+const canaryText = (name: string, at: Date) =>
+  `homelab-backups canary ${name}\nepoch=${Math.floor(at.getTime() / 1000)}\ntime=${at.toISOString().replace(/\.\d+Z$/, "Z")}\n`;
+/** The canary check of photos/library's drills: at most 50 h older than the snapshot (a daily copy). */
+const CANARY: CanaryCheck = { app: "photos", volume: "library", maxAgeHours: 50 };
 
 describe(`restore drill scripts, proven by real restores${BUSYBOX ? " (busybox)" : ""}`, function () {
   this.timeout(120_000);
@@ -315,6 +323,8 @@ describe(`restore drill scripts, proven by real restores${BUSYBOX ? " (busybox)"
     const all = (): [DrillScriptName, string][] => [
       ["resticVolumeDrill", resticVolumeDrillScript({ notify: n, maxAgeHours: 48, sampleFiles: 5, readDataSubset: "5%" })],
       ["kopiaVolumeDrill", kopiaVolumeDrillScript({ notify: n, maxAgeHours: 48, sampleFiles: 5, verifyPercent: 2, identity: { username: "library", hostname: "immich" } })],
+      ["resticVolumeDrill", resticVolumeDrillScript({ notify: n, maxAgeHours: 48, sampleFiles: 5, readDataSubset: "5%", canary: { app: "photos", volume: "db", maxAgeHours: 50 } })],
+      ["kopiaVolumeDrill", kopiaVolumeDrillScript({ notify: n, maxAgeHours: 48, sampleFiles: 5, verifyPercent: 2, identity: { username: "library", hostname: "immich" }, canary: { app: "photos", volume: "db", maxAgeHours: 50 } })],
       ["nasDumpFetch", nasDumpFetchScript({ dir: "/backup/homelab/dumps/photos", item: "db", maxAgeHours: 30 })],
       ["resticDumpFetch", resticDumpFetchScript({ dir: "/backup/homelab/dumps/photos", item: "db", maxAgeHours: 30, host: "homelab" })],
       ["rsyncDumpFetch", rsyncDumpFetchScript({ item: "db", remoteDir: "/mnt/backup/homelab/dumps/photos", maxAgeHours: 30, user: "backup", host: "nas.example.org", port: 22 })],
@@ -349,6 +359,13 @@ describe(`restore drill scripts, proven by real restores${BUSYBOX ? " (busybox)"
       assert.match(kopia, /snapshot verify --verify-files-percent="\$VERIFY_PERCENT" --directory-id="\$snap_root"/);
       assert.match(kopia, /repository connect s3 /);
       assert.ok(DRILL_TOOLS.kopiaVolumeDrill.includes("kopia"));
+      // Without the option, nothing of the canary; with it, the canary at the root of the snapshot, the mover's /data.
+      const [resticPlain, kopiaPlain, resticCanary, kopiaCanary] = first.slice(0, 4).map(([, script]) => script);
+      for (const plain of [resticPlain!, kopiaPlain!]) assert.ok(!plain.includes(CANARY_FILE) && !plain.includes("canary"));
+      assert.match(kopiaCanary!, /kopia --config-file="\$config" restore "\$snap_root\/\.homelab-backups-canary" "\$work\/canary"/);
+      assert.match(kopiaCanary!, /^CANARY_LINE='homelab-backups canary photos\/db'$/m);
+      assert.match(resticCanary!, /^CANARY_MAX_AGE_HOURS=50$/m);
+      assert.match(resticCanary!, /run 'check the canary \.homelab-backups-canary' check_canary/);
       assert.match(first.find(([name]) => name === "pgbackrestFetch")![1], /^REPO=2$/m);
     });
 
@@ -392,6 +409,8 @@ describe(`restore drill scripts, proven by real restores${BUSYBOX ? " (busybox)"
       assert.throws(() => drillReportScript({ notify: n2, what: "drill'; rm -rf /" }), /what/);
       assert.throws(() => drillReportScript({ notify: { ...n2, item: "a b" }, what: "drill" }), /notify.item/);
       assert.throws(() => kopiaVolumeDrillScript({ notify: n2, maxAgeHours: 24, sampleFiles: 5, verifyPercent: 101, identity: { username: "a", hostname: "b" } }), /verifyPercent/);
+      assert.throws(() => resticVolumeDrillScript({ notify: n2, maxAgeHours: 24, sampleFiles: 5, readDataSubset: "5%", canary: { ...CANARY, volume: "lib'rary" } }), /canary\.volume/);
+      assert.throws(() => kopiaVolumeDrillScript({ notify: n2, maxAgeHours: 24, sampleFiles: 5, verifyPercent: 5, identity: { username: "a", hostname: "b" }, canary: { ...CANARY, maxAgeHours: 0 } }), /canary\.maxAgeHours/);
     });
   });
 
@@ -403,10 +422,16 @@ describe(`restore drill scripts, proven by real restores${BUSYBOX ? " (busybox)"
     let regularFiles: number;
     const resticEnv = (repo: string, password = SECRETS.restic) => ({ ...process.env, RESTIC_REPOSITORY: repo, RESTIC_PASSWORD: password, RESTIC_CACHE_DIR: join(root, "restic-cache") });
     const restic = (repo: string, args: string[], cwd?: string) => mustExec("restic", args, { env: resticEnv(repo), cwd });
-    const drill = (repo: string, options: { password?: string; passwordFile?: string; maxAgeHours?: number; readDataSubset?: string; item?: string } = {}) =>
+    const drill = (repo: string, options: { password?: string; passwordFile?: string; maxAgeHours?: number; readDataSubset?: string; item?: string; canary?: CanaryCheck } = {}) =>
       runScript(
         "resticVolumeDrill",
-        resticVolumeDrillScript({ notify: notify(options.item ?? "library"), maxAgeHours: options.maxAgeHours ?? 48, sampleFiles: 5, readDataSubset: options.readDataSubset ?? "100%" }),
+        resticVolumeDrillScript({
+          notify: notify(options.item ?? "library"),
+          maxAgeHours: options.maxAgeHours ?? 48,
+          sampleFiles: 5,
+          readDataSubset: options.readDataSubset ?? "100%",
+          canary: options.canary,
+        }),
         options.passwordFile ? { RESTIC_REPOSITORY: repo, RESTIC_PASSWORD_FILE: options.passwordFile } : { RESTIC_REPOSITORY: repo, RESTIC_PASSWORD: options.password ?? SECRETS.restic },
       );
 
@@ -467,6 +492,71 @@ describe(`restore drill scripts, proven by real restores${BUSYBOX ? " (busybox)"
       await restic(stale, ["init"]);
       await restic(stale, ["backup", "--host", "volsync", "--time", "2025-01-01 00:00:00", "data"], volume);
       assertFailed(await drill(stale), "library", /step: check the age of snapshot [0-9a-f]{8}[\s\S]*is \d+ h \d+ min old, more than 48 h: backups of this volume have stopped/);
+    });
+
+    describe("with a canary", () => {
+      /**
+       * A repository of the volume with `canary` at its root (undefined: none), backed up as
+       * VolSync's restic mover does (`restic backup .` in the volume: files at the snapshot's root),
+       * or with layout "data" as a backup of the directory /data (files under /data, as above).
+       */
+      async function withCanary(name: string, canary: string | undefined, layout: "mover" | "data" = "mover", time?: string): Promise<string> {
+        const base = freshDir(name);
+        const dir = layout === "mover" ? base : join(base, "data");
+        cpSync(join(volume, "data"), dir, { recursive: true });
+        if (canary !== undefined) writeFileSync(join(dir, CANARY_FILE), canary);
+        const repo = join(root, `restic-${name}-${counter}`);
+        await restic(repo, ["init"]);
+        await restic(repo, ["backup", "--host", "volsync", ...(time ? ["--time", time] : []), layout === "mover" ? "." : "data"], layout === "mover" ? dir : base);
+        return repo;
+      }
+
+      it("restores a fresh canary with the samples and reports how much older than the snapshot it is", async () => {
+        const repo = await withCanary("canary-fresh", canaryText("photos/library", new Date(Date.now() - 3 * 3_600_000 - 5_000)));
+        const body = assertSucceeded(await drill(repo, { canary: CANARY }), "library");
+        assert.match(body, /sizes match; canary of \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ found, 3 h 0 min older than the snapshot; restic check/);
+        // A backup of the directory /data (the layout of the runbooks' restore commands) keeps it under /data.
+        const data = await withCanary("canary-data", canaryText("photos/library", new Date(Date.now() - 60_000)), "data");
+        const run = await drill(data, { canary: CANARY });
+        assert.match(assertSucceeded(run, "library"), /canary of \S+ found, 0 h [01] min older than the snapshot/);
+        assert.match(run.output, /restore \d+ sample files and the canary of snapshot/);
+      });
+
+      it("fails when the newest snapshot holds no canary, naming the file", async () => {
+        const repo = await withCanary("canary-none", undefined);
+        assertSucceeded(await drill(repo), "library"); // the same snapshot passes a drill that does not ask for one
+        assertFailed(
+          await drill(repo, { canary: CANARY }),
+          "library",
+          /step: check the canary \.homelab-backups-canary[\s\S]*the newest snapshot \([0-9a-f]{8}\) holds no canary file \.homelab-backups-canary: the backup does not contain what the canary job wrote to the volume/,
+        );
+        // Only the newest snapshot counts: an older one with a canary does not make up for it.
+        const older = await withCanary("canary-older", canaryText("photos/library", hoursAgo(30)), "mover", "2021-03-04 05:06:07");
+        await restic(older, ["backup", "--host", "volsync", "data"], volume);
+        assertFailed(await drill(older, { canary: CANARY }), "library", /holds no canary file/);
+      });
+
+      it("fails on a canary much older than the snapshot: the snapshot does not hold recent writes", async () => {
+        const repo = await withCanary("canary-stale", canaryText("photos/library", hoursAgo(60)));
+        assertFailed(
+          await drill(repo, { canary: CANARY }),
+          "library",
+          /the canary \(written \S+\) is 60 h 0 min older than snapshot [0-9a-f]{8} \(\S+\), more than 50 h: the snapshot does not hold recent writes/,
+        );
+        // Just inside the bound, it passes.
+        assertSucceeded(await drill(await withCanary("canary-49h", canaryText("photos/library", hoursAgo(49))), { canary: CANARY }), "library");
+      });
+
+      it("fails on another volume's canary, a malformed one, and one from the future", async () => {
+        const other = await withCanary("canary-other", canaryText("photos/thumbs", hoursAgo(1)));
+        assertFailed(await drill(other, { canary: CANARY }), "library", /the canary of snapshot [0-9a-f]{8} names photos\/thumbs, not photos\/library: the backup holds another volume's files/);
+        const garbled = await withCanary("canary-garbled", "hello\n");
+        assertFailed(await drill(garbled, { canary: CANARY }), "library", /is malformed: its first line is not 'homelab-backups canary <app>\/<volume>'/);
+        const noEpoch = await withCanary("canary-no-epoch", "homelab-backups canary photos/library\nepoch=soon\ntime=2024-06-01T12:00:00Z\n");
+        assertFailed(await drill(noEpoch, { canary: CANARY }), "library", /is malformed: no 'epoch=<seconds>' second line/);
+        const future = await withCanary("canary-future", canaryText("photos/library", new Date(Date.now() + 5 * 3_600_000 + 30_000)));
+        assertFailed(await drill(future, { canary: CANARY }), "library", /is 5 h 0 min newer than snapshot/);
+      });
     });
 
     it("fails on a deleted or damaged pack file, in the check or in the restore", async () => {
@@ -530,7 +620,8 @@ describe(`restore drill scripts, proven by real restores${BUSYBOX ? " (busybox)"
     ].join("\n");
     const oid = (i: number) => `k${i.toString(16).padStart(32, "0")}`;
 
-    function fixture(snapshots: { id: string; user: string; host: string; start: Date; root: string }[]): string {
+    /** A stub repository; `canary`, when given, is the canary file at the root of every snapshot. */
+    function fixture(snapshots: { id: string; user: string; host: string; start: Date; root: string }[], canary?: string): string {
       const dir = freshDir("kopia-stub");
       writeFileSync(join(dir, "password"), SECRETS.restic);
       const manifests = snapshots.map((s) => ({
@@ -555,13 +646,17 @@ describe(`restore drill scripts, proven by real restores${BUSYBOX ? " (busybox)"
           lines.push(`-rw-r--r-- ${String(content.length).padStart(12)} 2024-06-01 12:00:00 UTC ${oid(i++).padEnd(34)} ${name}`);
         }
       }
+      if (canary !== undefined) {
+        writeFileSync(join(dir, "files", CANARY_FILE), canary);
+        lines.unshift(`-rw-r--r-- ${String(Buffer.byteLength(canary)).padStart(12)} 2024-06-01 12:00:00 UTC ${oid(i++).padEnd(34)} ${CANARY_FILE}`);
+      }
       lines.push(`-rw-r--r-- ${"0".padStart(12)} 2024-06-01 12:00:00 UTC ${oid(i++).padEnd(34)} empty.txt`);
       lines.push(`lrwxrwxrwx ${"9".padStart(12)} 2024-06-01 12:00:00 UTC ${oid(i++).padEnd(34)} link`);
       writeFileSync(join(dir, "ls.txt"), `${lines.join("\n")}\n`);
       return dir;
     }
 
-    const drill = (stub: string, password = SECRETS.restic) => {
+    const drill = (stub: string, password = SECRETS.restic, canary?: CanaryCheck) => {
       const key = "kopiaVolumeDrill//";
       if (!toolDirs.has(key)) {
         const bin = drillToolDir(root, DRILL_TOOLS.kopiaVolumeDrill.filter((t) => t !== "kopia"), busybox);
@@ -570,7 +665,7 @@ describe(`restore drill scripts, proven by real restores${BUSYBOX ? " (busybox)"
       }
       return runScript(
         "kopiaVolumeDrill",
-        kopiaVolumeDrillScript({ notify: notify("library"), maxAgeHours: 48, sampleFiles: 4, verifyPercent: 10, identity: { username: "library", hostname: "immich" } }),
+        kopiaVolumeDrillScript({ notify: notify("library"), maxAgeHours: 48, sampleFiles: 4, verifyPercent: 10, identity: { username: "library", hostname: "immich" }, canary }),
         { KOPIA_REPOSITORY: `filesystem://${stub}/repo`, KOPIA_PASSWORD: password, KOPIA_STUB: stub },
       );
     };
@@ -596,6 +691,17 @@ describe(`restore drill scripts, proven by real restores${BUSYBOX ? " (busybox)"
       const truncated = fixture([{ id: "aaaa1111", user: "library", host: "immich", start: hoursAgo(2), root: oid(900) }]);
       writeFileSync(join(truncated, "files", "db", "photo 1.jpg"), "short"); // every 4th of 16 files, from the 2nd: photo 1 of each directory
       assertFailed(await drill(truncated), "library", /db\/photo 1\.jpg: restored 5 bytes, the snapshot lists 137/);
+    });
+
+    it("with a canary: restores it from the snapshot's root and checks whose it is and how old, against the snapshot's time", async () => {
+      const snapshot = (start: Date) => [{ id: "aaaa1111", user: "library", host: "immich", start, root: oid(900) }];
+      const fresh = fixture(snapshot(hoursAgo(2)), canaryText("photos/library", hoursAgo(3.01)));
+      const run = await drill(fresh, SECRETS.restic, CANARY);
+      assert.match(assertSucceeded(run, "library"), /sizes match; canary of \S+ found, 1 h 0 min older than the snapshot; kopia snapshot verify/);
+      assert.match(run.output, /restore the canary \.homelab-backups-canary of snapshot aaaa1111/);
+      assertFailed(await drill(fixture(snapshot(hoursAgo(2))), SECRETS.restic, CANARY), "library", /step: check the canary[\s\S]*holds no canary file \.homelab-backups-canary: the backup does not contain what the canary job wrote/);
+      assertFailed(await drill(fixture(snapshot(hoursAgo(2)), canaryText("photos/library", hoursAgo(60.01))), SECRETS.restic, CANARY), "library", /is 58 h 0 min older than snapshot aaaa1111 .*more than 50 h: the snapshot does not hold recent writes/);
+      assertFailed(await drill(fixture(snapshot(hoursAgo(2)), canaryText("photos/thumbs", hoursAgo(3))), SECRETS.restic, CANARY), "library", /names photos\/thumbs, not photos\/library/);
     });
   });
 

@@ -6,7 +6,7 @@
  */
 import { strict as assert } from "node:assert";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { gunzipSync } from "node:zlib";
@@ -23,6 +23,7 @@ import {
 import {
   exec,
   freePort,
+  isRoot,
   mustExec,
   pgBinDir,
   Postgres,
@@ -104,9 +105,15 @@ describe(`backup job scripts, proven by real restores${BUSYBOX ? " (busybox)" : 
    * declared tools, NTFY_TOKEN and HEALTHCHECKS_URL set, plus `env`. With `fileSizeLimitBlocks`
    * a wrapping shell ignores SIGXFSZ and sets `ulimit -f`, so every write past that size fails
    * with EFBIG ("File too large"): a disk that fills up mid-dump, as every tool sees it (a failed
-   * write), for root and non-root alike and without mounting anything.
+   * write), for root and non-root alike and without mounting anything. With `asNobody`, a test
+   * run as root runs the job as uid/gid 65534 (setpriv), so that file modes apply to it.
    */
-  async function runJob(name: ScriptName, script: string, env: Record<string, string>, options: { fileSizeLimitBlocks?: number } = {}): Promise<JobRun> {
+  async function runJob(
+    name: ScriptName,
+    script: string,
+    env: Record<string, string>,
+    options: { fileSizeLimitBlocks?: number; asNobody?: boolean } = {},
+  ): Promise<JobRun> {
     for (const secret of ALL_SECRETS) assert.ok(!script.includes(secret), `the ${name} script text contains a secret`);
     let bin = toolDirs.get(name);
     if (!bin) {
@@ -129,7 +136,18 @@ describe(`backup job scripts, proven by real restores${BUSYBOX ? " (busybox)" : 
     const args = options.fileSizeLimitBlocks
       ? ["-c", `trap '' XFSZ; ulimit -f ${options.fileSizeLimitBlocks}; exec ${shell.join(" ")} "$0"`, file]
       : [file];
-    const result = await exec(shell[0]!, [...shell.slice(1), ...args], { env: fullEnv, timeoutMs: 90_000 });
+    const dropToNobody = options.asNobody === true && isRoot;
+    // nobody needs to reach the script and its tools, and to write its TMPDIR.
+    if (dropToNobody) {
+      chmodSync(root, 0o711);
+      chmodSync(jobTmp, 0o1777);
+    }
+    const [command, ...commandArgs] = dropToNobody
+      ? [which("setpriv") ?? "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", ...shell, ...args]
+      : [...shell, ...args];
+    const result = await exec(command!, commandArgs, { env: fullEnv, timeoutMs: 90_000 }).finally(() => {
+      if (dropToNobody) chmodSync(root, 0o700);
+    });
     const output = result.stdout + result.stderr;
     if (process.env.DEBUG_JOBS) {
       console.log(`--- ${name} exited ${result.code}\n${output}${recorder.requests.map((r) => `>>> ${r.method} ${r.path} ${r.headers.title ?? ""}\n${r.body}`).join("\n")}`);
@@ -320,6 +338,61 @@ describe(`backup job scripts, proven by real restores${BUSYBOX ? " (busybox)" : 
   });
 
   describe("SQLite dumps", () => {
+    /** A small database and a backup directory that already holds one older dump of the item. */
+    function sqliteCase(name: string): { dbPath: string; dir: string; older: string } {
+      const dataDir = freshDir(`${name}-data`);
+      const dir = freshDir(`${name}-out`);
+      const older = "vault-20200101T000000Z.sqlite.gz";
+      writeFileSync(join(dir, older), "an older dump");
+      const dbPath = join(dataDir, "vault.db");
+      const db = new DatabaseSync(dbPath);
+      db.exec("CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('x')");
+      db.close();
+      return { dbPath, dir, older };
+    }
+
+    it("fails with a notification naming the reason when the database file is missing (the claim not mounted)", async () => {
+      const { dbPath, dir, older } = sqliteCase("sqlite-missing");
+      const missing = join(dbPath, "..", "missing.db");
+      const run = await runJob("sqliteDump", sqliteDumpScript({ databasePath: missing, keepLast: 1, dir, notify: notify("vault") }), {});
+      assertFailed(run, "vault", /step: check the database file [\s\S]*no SQLite database at \S*missing\.db \(is the volume mounted\?\)/);
+      assert.ok(!existsSync(missing), "the job created the database it should have copied");
+      assert.deepEqual(readdirSync(dir), [older], "a failed run must neither leave files nor prune older dumps");
+    });
+
+    it("fails with a notification naming the reason when the database file is unreadable: no permission, or not a database", async () => {
+      const { dbPath, dir, older } = sqliteCase("sqlite-unreadable");
+      chmodSync(dbPath, 0o000);
+      // As root every file is readable: the job then runs as nobody, like a job with the wrong uid.
+      const denied = await runJob("sqliteDump", sqliteDumpScript({ databasePath: dbPath, keepLast: 1, dir, notify: notify("vault") }), {}, { asNobody: true });
+      assertFailed(denied, "vault", /step: check the database file [\s\S]*vault\.db is not readable by this job/);
+      assert.deepEqual(readdirSync(dir), [older]);
+
+      chmodSync(dbPath, 0o644);
+      writeFileSync(dbPath, randomBytes(64 * 1024));
+      const garbage = await runJob("sqliteDump", sqliteDumpScript({ databasePath: dbPath, keepLast: 1, dir, notify: notify("vault") }), {});
+      assertFailed(garbage, "vault", /step: online backup of \S*vault\.db \(sqlite3 \.backup\)[\s\S]*file is not a database/);
+      assert.deepEqual(readdirSync(dir), [older]);
+    });
+
+    it("fails with a notification when the disk fills up mid-copy, and leaves no file with a final name, nor a partial one", async () => {
+      const { dbPath, dir, older } = sqliteCase("sqlite-full");
+      const db = new DatabaseSync(dbPath);
+      try {
+        // ~1 MB that does not compress: larger than the simulated free space at every step.
+        const insert = db.prepare("INSERT INTO t VALUES (?)");
+        for (let i = 0; i < 100; i++) insert.run(randomBytes(10_000).toString("base64"));
+      } finally {
+        db.close();
+      }
+      const run = await runJob("sqliteDump", sqliteDumpScript({ databasePath: dbPath, keepLast: 1, dir, notify: notify("vault") }), {}, {
+        fileSizeLimitBlocks: 256, // 128 KiB
+      });
+      // SQLite reports a failed write (EFBIG here, ENOSPC on a full disk) in its own words.
+      assertFailed(run, "vault", /step: online backup of [\s\S]*(disk I\/O error|database or disk is full|File too large)/);
+      assert.deepEqual(readdirSync(dir), [older], "files left behind");
+    });
+
     it("copies a live WAL database with an open writer: committed rows restore, the open transaction does not", async () => {
       const dataDir = freshDir("sqlite-data");
       const dir = freshDir("sqlite-out");

@@ -2,22 +2,30 @@ import { strict as assert } from "node:assert";
 import { spawn, spawnSync } from "node:child_process";
 import { createServer, IncomingHttpHeaders, Server } from "node:http";
 import { AddressInfo } from "node:net";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Cron } from "croner";
 import {
+  BACKUP_EXIT,
   cronToOnCalendar,
   DEFAULT_KEEP,
+  HOST_BACKUP_TOOLS,
   hostBackupPaths,
   HostBackupInput,
   hostBackupScript,
+  hostLockFile,
   installCommands,
   prepareCommands,
   systemdUnits,
   uninstallCommands,
 } from "../domain/hostBackup";
+import { parseStackConfig } from "../domain/config/parse";
+import { hostTask } from "../domain/machines";
+import { planBackups } from "../domain/plan";
 import { keepFlags } from "../domain/retention";
+import { isRoot, which } from "./support/services";
+import { editedConfig } from "./support/stack";
 
 interface Run {
   code: number | null;
@@ -54,6 +62,7 @@ class Workbench {
   readonly passwordFile = join(this.dir, "restic-password");
   readonly postLog = join(this.dir, "post-hook.log");
   readonly scriptPath = join(this.dir, "backup.sh");
+  readonly lockFile = join(this.dir, "router.lock");
   readonly notifications: Array<{ headers: IncomingHttpHeaders; body: string }> = [];
   private server?: Server;
   ntfyUrl = "";
@@ -81,6 +90,7 @@ class Workbench {
       preHook: `mkdir -p '${this.src}/dump'\nprintf 'pg_dumpall output\\n' > '${this.src}/dump/postgresql.sql'`,
       postHook: `printf '%s %s\\n' "$BACKUP_STATUS" "$BACKUP_STAGE" >> '${this.postLog}'`,
       keep: { ...DEFAULT_KEEP },
+      lockFile: this.lockFile,
       ...overrides,
     };
   }
@@ -272,6 +282,104 @@ describe("host backups with restic and systemd", function () {
       }
       assert.match(units.service, new RegExp(`^EnvironmentFile=${envFile}$`, "m"));
     });
+
+    /**
+     * Two destinations of one host, as their two timers start them: one script each (own
+     * repository), the same hooks and the host's lock file; the second starts while the first is
+     * in its pre hook. Returns both runs and the hooks' log.
+     */
+    async function twoDestinations(lockFiles: [string, string]): Promise<{ runs: Run[]; log: string[] }> {
+      const log = join(bench.dir, "hooks.log");
+      const dump = join(bench.src, "dump");
+      const runs = (["b2", "r2"] as const).map(async (destination, i) => {
+        const script = join(bench.dir, `backup-${destination}.sh`);
+        const options = bench.options({
+          lockFile: lockFiles[i],
+          preHook: [
+            `printf 'pre-start ${destination}\\n' >> '${log}'`,
+            `mkdir -p '${dump}'`,
+            `printf 'dump for ${destination}\\n' > '${dump}/postgresql.sql'`,
+            "sleep 2",
+            `printf 'pre-end ${destination}\\n' >> '${log}'`,
+          ].join("\n"),
+          // The seed's cleanup: the dump goes once the backup has it.
+          postHook: `rm -f '${dump}/postgresql.sql'\nprintf 'post ${destination}\\n' >> '${log}'`,
+        });
+        writeFileSync(script, hostBackupScript(options), { mode: 0o700 });
+        if (i === 1) await new Promise((resolve) => setTimeout(resolve, 500));
+        return run("bash", [script], bench.env({ RESTIC_REPOSITORY: join(bench.dir, `repo-${destination}`) }));
+      });
+      const results = await Promise.all(runs);
+      return { runs: results, log: readFileSync(log, "utf8").trim().split("\n") };
+    }
+
+    it("runs one host's backups to two destinations one after the other: the second waits for the first's post hook", async () => {
+      const { runs, log } = await twoDestinations([bench.lockFile, bench.lockFile]);
+      for (const result of runs) assert.equal(result.code, 0, result.stderr);
+      // r2 starts half a second later, so b2 usually goes first; under load either may: the runs must not overlap.
+      const first = log[0]?.endsWith("r2") ? "r2" : "b2";
+      const second = first === "b2" ? "r2" : "b2";
+      assert.deepEqual(log, [`pre-start ${first}`, `pre-end ${first}`, `post ${first}`, `pre-start ${second}`, `pre-end ${second}`, `post ${second}`]);
+      const [firstRun, secondRun] = first === "b2" ? runs : [runs[1], runs[0]];
+      assert.match(secondRun.stderr, /another backup of router holds .*router\.lock: waiting up to 86400s/);
+      assert.doesNotMatch(firstRun.stderr, /waiting/);
+      // Each repository got its own run's dump: no cleanup deleted a dump under another backup.
+      for (const destination of ["b2", "r2"]) {
+        const env = bench.env({ RESTIC_REPOSITORY: join(bench.dir, `repo-${destination}`) });
+        const dumped = await run("restic", ["dump", "latest", join(bench.src, "dump/postgresql.sql")], env);
+        assert.equal(dumped.code, 0, dumped.stderr);
+        assert.equal(dumped.stdout, `dump for ${destination}\n`);
+      }
+    });
+
+    it("without a shared lock the same two runs interleave their hooks (the check above can fail)", async () => {
+      const { runs, log } = await twoDestinations([join(bench.dir, "b2.lock"), join(bench.dir, "r2.lock")]);
+      // Both pre hooks start before either ends, in whichever order the two runs got going.
+      assert.deepEqual([...log.slice(0, 2)].sort(), ["pre-start b2", "pre-start r2"], `${log.join(", ")}\n${runs.map((r) => r.stderr).join("\n")}`);
+    });
+
+    it("gives up waiting after lockWaitSeconds, notifies, and runs neither hook (their cleanup is the other run's)", async () => {
+      await bench.startNtfy();
+      // Another backup of the host holds the lock meanwhile.
+      const holder = spawn("flock", [bench.lockFile, "sleep", "30"], { stdio: "ignore", detached: true });
+      try {
+        for (let i = 0; i < 50 && !existsSync(bench.lockFile); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        const result = await bench.backup(bench.options({ lockWaitSeconds: 1, notify: { ntfyUrl: bench.ntfyUrl } }));
+        assert.equal(result.code, BACKUP_EXIT.busy, result.stderr);
+        assert.match(result.stderr, /still holds .*router\.lock after 1s: giving up/);
+        assert.match(result.stderr, /not running the post hook/);
+        assert.deepEqual(bench.postHookRuns(), []);
+        assert.ok(!existsSync(join(bench.src, "dump")), "the pre hook ran without the lock");
+        assert.ok(!existsSync(bench.repo), "the repository was touched without the lock");
+        assert.equal(bench.notifications.length, 1);
+        assert.match(bench.notifications[0].body, /failed at stage lock with exit code 69/);
+      } finally {
+        // flock and its sleep: the process group this test started.
+        if (holder.pid !== undefined) process.kill(-holder.pid, "SIGTERM");
+      }
+    });
+
+    it("needs only the tools it declares: bash, restic, flock (and curl, mountpoint)", async () => {
+      const bin = join(bench.dir, "bin");
+      mkdirSync(bin);
+      for (const tool of [...HOST_BACKUP_TOOLS.required, ...HOST_BACKUP_TOOLS.optional]) {
+        const path = which(tool);
+        assert.ok(path, `${tool} is not installed here`);
+        symlinkSync(path, join(bin, tool));
+      }
+      assert.match(hostBackupScript(bench.options()), /^# Needs: bash, restic, flock \(util-linux\)/m);
+      // Hooks of shell builtins only: everything else the script calls must be on this PATH.
+      const options = bench.options({
+        preHook: `printf 'dump\\n' > '${join(bench.src, "etc/dump.sql")}'`,
+        postHook: `printf '%s\\n' "$BACKUP_STATUS" > '${bench.postLog}'`,
+        requireMountpoint: "/",
+      });
+      const result = await bench.backup(options, bench.env({ PATH: bin }));
+      assert.equal(result.code, 0, result.stderr);
+      assert.deepEqual(bench.postHookRuns(), ["0"]);
+      assert.equal((await bench.snapshots()).length, 1);
+    });
   });
 
   describe("retention flags and options", () => {
@@ -374,6 +482,123 @@ describe("host backups with restic and systemd", function () {
       assert.doesNotMatch(service, /^\[Install\]/m, "the service is started by its timer only");
       for (const line of ["OnCalendar=daily", "OnCalendar=Sat *-*-* 12:00:00", "Persistent=true", "RandomizedDelaySec=600", "WantedBy=timers.target"]) {
         assert.ok(timer.split("\n").includes(line), line);
+      }
+    });
+  });
+
+  describe("the example stack's host backups, as the program installs them", () => {
+    /** The files a host task's create script writes through its here-documents. */
+    function written(create: string, delimiter: string): string {
+      const match = new RegExp(`<<'${delimiter}'\\n([\\s\\S]*?)\\n${delimiter}\\n`).exec(create);
+      assert.ok(match, `no ${delimiter} here-document`);
+      return `${match[1]}\n`;
+    }
+    const storageTasks = (edit: (c: Record<string, any>) => void = () => undefined) => { // `any`: free-form config edits
+      const config = parseStackConfig(editedConfig(edit));
+      const item = planBackups(config).items.find((i) => i.kind === "host" && i.name === "storage-server");
+      assert.ok(item);
+      const copies = item.copies.filter((c) => c.method === "host-restic");
+      assert.ok(copies.length >= 2, "the example backs the storage server up to two destinations");
+      return copies.map((copy) => ({ copy, task: hostTask(config, item, copy) }));
+    };
+
+    it("lets the service write the hooks' directory and the lock's, and nothing else", () => {
+      for (const { task } of storageTasks()) {
+        const service = written(task.create, "HOMELAB_BACKUPS_SERVICE_EOF");
+        assert.deepEqual(service.match(/^ReadWritePaths=.*$/gm), ["ReadWritePaths=-/var/backup", "ReadWritePaths=-/run/lock"]);
+        assert.match(service, /^ProtectSystem=strict$/m);
+        assert.match(service, /^CacheDirectory=homelab-backups\/storage-server-/m, "the restic cache is writable through CacheDirectory=");
+      }
+    });
+
+    it("gives both destinations' scripts the host's one lock file", () => {
+      const scripts = storageTasks().map(({ task }) => written(task.create, "HOMELAB_BACKUPS_SCRIPT_EOF"));
+      for (const script of scripts) assert.ok(script.includes(`LOCK_FILE='${hostLockFile("storage-server")}'`), "the host's lock file");
+      assert.notEqual(scripts[0], scripts[1]);
+    });
+
+    it("removes the environment file on delete, unless the destination's restore drill still reads it", () => {
+      for (const { copy, task } of storageTasks()) {
+        assert.match(task.delete, /rm -f "\$env_file"/);
+        assert.ok(task.delete.includes(`/etc/systemd/system/homelab-backup-storage-server-${copy.destination}-drill.service`), task.delete);
+      }
+    });
+
+    it("refuses readWritePaths that are relative, the root, or climb out", () => {
+      const broken = (paths: unknown[]) => () => parseStackConfig(editedConfig((c) => (c.hosts["storage-server"].readWritePaths = paths)));
+      assert.throws(broken(["var/backup"]), /hosts\.storage-server\.readWritePaths\[0\]: must be an absolute path/);
+      assert.throws(broken(["/"]), /readWritePaths\[0\]: must not be \//);
+      assert.throws(broken(["/var/backup/../../etc"]), /readWritePaths\[0\]: must not contain \. or \.\. components/);
+      assert.throws(broken(["/var/my backups"]), /readWritePaths\[0\]: must be an absolute path of letters/);
+      assert.deepEqual(parseStackConfig(editedConfig((c) => delete c.hosts.router.readWritePaths)).hosts.router.readWritePaths, []);
+    });
+
+    /**
+     * systemd-run needs a running systemd, which this container lacks. ProtectSystem=strict and
+     * ReadWritePaths= are mount-namespace views, so this builds the same view with unshare: every
+     * mount read-only except /dev, /proc, /sys, the unit's ReadWritePaths= and its CacheDirectory=.
+     * PrivateTmp= (a private, writable /tmp: restic writes its temporary packs there) stands in as
+     * a writable TMPDIR, since the test's own files live in /tmp.
+     */
+    const SANDBOX = [
+      "set -eu",
+      'rw=$1; shift',
+      'for p in $rw; do if [ -e "$p" ]; then mount --bind "$p" "$p"; fi; done',
+      "for m in $(awk '{print $5}' /proc/self/mountinfo | sort -u); do",
+      '  case $m in /dev|/dev/*|/proc|/proc/*|/sys|/sys/*) continue ;; esac',
+      '  case " $rw " in *" $m "*) continue ;; esac',
+      '  mount -o remount,bind,ro "$m"',
+      "done",
+      'exec "$@"',
+    ].join("\n");
+
+    it("runs the hooks and the backup under the unit's read-only sandbox, and a hook writing elsewhere fails", async function () {
+      if (!isRoot || !which("unshare")) this.skip();
+      const bench = new Workbench();
+      const lockFile = hostLockFile("storage-server");
+      try {
+        const hookDir = join(bench.dir, "var-backup");
+        const elsewhere = join(bench.dir, "not-listed");
+        mkdirSync(hookDir);
+        mkdirSync(elsewhere);
+        const attempt = async (preHook: string) => {
+          const [{ task }] = storageTasks((c) => {
+            delete c.notifications;
+            Object.assign(c.hosts["storage-server"], {
+              paths: [bench.src, hookDir],
+              readWritePaths: [hookDir, bench.repo],
+              preHook,
+              postHook: `rm -f '${hookDir}/postgresql.sql'`,
+            });
+          });
+          const service = written(task.create, "HOMELAB_BACKUPS_SERVICE_EOF");
+          const cacheHome = join(bench.dir, "var-cache");
+          const privateTmp = join(bench.dir, "private-tmp");
+          mkdirSync(privateTmp, { recursive: true });
+          const cache = join(cacheHome, /^CacheDirectory=(.*)$/m.exec(service)![1]);
+          mkdirSync(cache, { recursive: true });
+          mkdirSync(bench.repo, { recursive: true });
+          const writable = [...service.matchAll(/^ReadWritePaths=-(.*)$/gm)].map((m) => m[1]);
+          writeFileSync(bench.scriptPath, written(task.create, "HOMELAB_BACKUPS_SCRIPT_EOF"), { mode: 0o700 });
+          assert.match(service, /^PrivateTmp=yes$/m);
+          const env = bench.env({ RESTIC_CACHE_DIR: /^Environment=RESTIC_CACHE_DIR=%C\/(.*)$/m.exec(service)![1].replace(/^/, `${cacheHome}/`), TMPDIR: privateTmp });
+          const sandboxed = [...writable, cache, privateTmp].join(" ");
+          return run("unshare", ["--mount", "--propagation", "private", "sh", "-c", SANDBOX, "sandbox", sandboxed, "bash", bench.scriptPath], env);
+        };
+
+        const ok = await attempt(`printf 'pg_dumpall output\\n' > '${hookDir}/postgresql.sql'`);
+        assert.equal(ok.code, 0, ok.stderr);
+        const dumped = await run("restic", ["dump", "latest", join(hookDir, "postgresql.sql")], bench.env());
+        assert.equal(dumped.stdout, "pg_dumpall output\n", dumped.stderr);
+        assert.ok(!existsSync(join(hookDir, "postgresql.sql")), "the post hook cleaned up");
+
+        const denied = await attempt(`printf 'x\\n' > '${elsewhere}/postgresql.sql'`);
+        assert.notEqual(denied.code, 0);
+        assert.match(denied.stderr, /Read-only file system/);
+        assert.match(denied.stderr, /FAILED at stage pre-hook/);
+      } finally {
+        rmSync(lockFile, { force: true });
+        await bench.cleanup();
       }
     });
   });
@@ -498,7 +723,7 @@ describe("host backups with restic and systemd", function () {
       assert.deepEqual(systemctlCalls(), []);
     });
 
-    it("uninstall disables the timer, removes units, script and cache, keeps the environment file, and can run again", () => {
+    it("uninstall disables the timer, removes units, script, cache and the environment file with its secrets, and can run again", () => {
       sh(prepareCommands(paths));
       copyFiles(0o600);
       assert.equal(sh(installCommands(paths)).status, 0);
@@ -508,8 +733,8 @@ describe("host backups with restic and systemd", function () {
         const result = sh(uninstallCommands(paths));
         assert.equal(result.status, 0, result.stderr);
       }
-      for (const path of [paths.script, paths.service, paths.timer, paths.cacheDir]) assert.ok(!existsSync(path), `${path} removed`);
-      assert.ok(existsSync(paths.environmentFile), "the environment file belongs to its own resource");
+      for (const path of [paths.script, paths.service, paths.timer, paths.cacheDir, paths.environmentFile]) assert.ok(!existsSync(path), `${path} removed`);
+      assert.ok(!existsSync(join(dir, "etc/homelab-backups")), "the emptied secrets directory is removed too");
       assert.deepEqual(systemctlCalls().filter(Boolean), [
         "disable --now homelab-backup-router.timer",
         "stop homelab-backup-router.service",
@@ -518,6 +743,39 @@ describe("host backups with restic and systemd", function () {
         "daemon-reload",
         "reset-failed homelab-backup-router.service homelab-backup-router.timer",
       ]);
+    });
+
+    it("a backup and its drill share the environment file: it stays while either is installed, in either order of removal", () => {
+      const drill: typeof paths = {
+        ...paths,
+        name: "router-drill",
+        script: join(dir, "lib/homelab-backups/router-drill.sh"),
+        service: join(dir, "etc/systemd/system/homelab-backup-router-drill.service"),
+        timer: join(dir, "etc/systemd/system/homelab-backup-router-drill.timer"),
+        cacheDir: join(dir, "cache/homelab-backups/router-drill"),
+      };
+      const installBoth = () => {
+        sh(prepareCommands(paths));
+        copyFiles(0o600);
+        assert.equal(sh(installCommands(paths)).status, 0);
+        const units = systemdUnits({ name: "router-drill", schedule: "monthly", environmentFile: paths.environmentFile, scriptPath: drill.script });
+        writeFileSync(drill.script, "#!/bin/sh\nexit 0\n");
+        writeFileSync(drill.service, units.service);
+        writeFileSync(drill.timer, units.timer);
+        assert.equal(sh(installCommands(drill)).status, 0);
+      };
+      const removeBackup = () => sh(uninstallCommands(paths, { environmentFileSharedWith: [drill.service] }));
+      const removeDrill = () => sh(uninstallCommands(drill, { environmentFileSharedWith: [paths.service] }));
+      for (const order of [[removeDrill, removeBackup], [removeBackup, removeDrill]]) {
+        installBoth();
+        const first = order[0]();
+        assert.equal(first.status, 0, first.stderr);
+        assert.ok(existsSync(paths.environmentFile), "the environment file went while the other install still reads it");
+        assert.match(first.stdout, /keeping .*router\.env: .* still reads it/);
+        const second = order[1]();
+        assert.equal(second.status, 0, second.stderr);
+        assert.ok(!existsSync(paths.environmentFile), "the last install to go leaves its secrets behind");
+      }
     });
   });
 });

@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runOfflinePlan } from "../offline/plan";
@@ -83,8 +83,21 @@ describe("npm run plan", () => {
   it("refuses credentials written in plaintext (exit 2)", () => {
     const result = plan("--config", writeStackFile(editedConfig(() => undefined), "plaintext", { secure: false }));
     assert.equal(result.status, 2);
-    assert.match(result.stderr, /credentials: holds plaintext in the stack file; set each value with `pulumi config set --secret/);
+    assert.match(result.stderr, /credentials\.b2\.applicationKeyId: holds plaintext in the stack file; set it with `pulumi config set --secret --path 'credentials\.b2\.applicationKeyId' <value>`/);
+    assert.match(result.stderr, /credentials\.r2\.apiToken: holds plaintext/);
     assert.doesNotMatch(result.stderr, /\n\s+at /, "no stack trace");
+  });
+
+  it("refuses a single plaintext credential among encrypted ones, naming its path (exit 2)", () => {
+    const path = writeStackFile(editedConfig(() => undefined), "mixed");
+    const text = readFileSync(path, "utf8").replace(/applicationKey:\n\s+secure: \S+/, "applicationKey: PLAINTEXT_B2_KEY_VALUE");
+    assert.match(text, /applicationKey: PLAINTEXT_B2_KEY_VALUE\n/, "the test stack has one plaintext leaf");
+    assert.match(text, /applicationKeyId:\n\s+secure: /, "beside encrypted ones");
+    writeFileSync(path, text);
+    const result = plan("--config", path);
+    assert.equal(result.status, 2, result.stdout + result.stderr);
+    assert.match(result.stderr, /credentials\.b2\.applicationKey: holds plaintext in the stack file; set it with `pulumi config set --secret --path 'credentials\.b2\.applicationKey' <value>`/);
+    assert.doesNotMatch(result.stderr + result.stdout, /PLAINTEXT_B2_KEY_VALUE/, "the value itself is never echoed");
   });
 
   it("says so when the stack file is missing or not YAML", () => {

@@ -10,6 +10,14 @@ import {
   weeklyStartMinutes,
 } from "../domain/schedule";
 import { describeMinuteOfWeek, spreadSchedules, ScheduleRequest } from "../domain/spread";
+import { parseStackConfig } from "../domain/config/parse";
+import { planBackups } from "../domain/plan";
+import { snapshotScheduleName } from "../domain/snapshots";
+import { mirrorMinute, MIRROR_GAP_MINUTES } from "../domain/kopiaMirror";
+import { ProgramRun } from "../offline/engine";
+import { reveal } from "../offline/wire";
+import { validateObject } from "./support/schemas";
+import { editedConfig, runExample } from "./support/stack";
 
 describe("schedules", () => {
   describe("cron validation", () => {
@@ -162,6 +170,67 @@ describe("schedules", () => {
     it("names the minute of the week", () => {
       assert.equal(describeMinuteOfWeek(0), "Mon 00:00");
       assert.equal(describeMinuteOfWeek(6 * 1440 + 23 * 60 + 59), "Sun 23:59");
+    });
+  });
+
+  describe("snapshot schedules per VolumeSnapshotClass", () => {
+    type Selectable = { metadata: { name: string; namespace: string; labels?: Record<string, string> }; spec: Record<string, any> }; // `any`: specs are walked by path
+    const objects = (run: ProgramRun, type: string) => run.resources.filter((r) => r.type === type).map((r) => reveal(r.inputs) as unknown as Selectable);
+    const selects = (schedule: Selectable, labels: Record<string, string> = {}) =>
+      Object.entries(schedule.spec.claimSelector.matchLabels as Record<string, string>).every(([key, value]) => labels[key] === value);
+
+    it("snapshots each claim with its own volume's class: one schedule per namespace, tier, period and class", async () => {
+      const zfs = editedConfig((c) => {
+        c.apps.paperless.volumes.media.storageClass = "openebs-zfs";
+        c.apps.paperless.volumes.media.volumeSnapshotClass = "openebs-zfs-snapshots";
+      });
+      const run = await runExample(zfs);
+      const schedules = objects(run, "kubernetes:snapscheduler.backube/v1:SnapshotSchedule");
+      const claims = [...objects(run, "kubernetes:core/v1:PersistentVolumeClaim"), ...objects(run, "kubernetes:core/v1:PersistentVolumeClaimPatch")];
+      const config = parseStackConfig(zfs);
+      let checked = 0;
+      for (const item of planBackups(config).items) {
+        const periods = item.copies.filter((copy) => copy.method === "csi-snapshot").map((copy) => copy.schedule.spec);
+        if (periods.length === 0) continue;
+        const volume = config.apps[item.app].volumes[item.name];
+        const claim = claims.find((c) => c.metadata.namespace === item.namespace && c.metadata.name === (volume.claim ?? item.name))!;
+        const expected = volume.volumeSnapshotClass ?? config.cluster.volumeSnapshotClass;
+        for (const period of periods) {
+          const selecting = schedules.filter((s) => s.metadata.namespace === item.namespace && s.metadata.name.endsWith(`-${period}`) && selects(s, claim.metadata.labels));
+          assert.equal(selecting.length, 1, `${item.id}: ${selecting.length} ${period} schedules select its claim`);
+          assert.equal(selecting[0].spec.snapshotTemplate.snapshotClassName, expected, `${item.id} (${period})`);
+          checked++;
+        }
+      }
+      assert.ok(checked > 0);
+      // The cluster class's schedules keep their names; the other class gets its own.
+      const paperless = schedules.filter((s) => s.metadata.namespace === "paperless").map((s) => `${s.metadata.name}=${s.spec.snapshotTemplate.snapshotClassName}`).sort();
+      assert.deepEqual(paperless, [
+        "hb-tier-1-daily=csi-ceph-blockpool",
+        "hb-tier-1-hourly=csi-ceph-blockpool",
+        "hb-tier-1-openebs-zfs-snapshots-daily=openebs-zfs-snapshots",
+        "hb-tier-1-openebs-zfs-snapshots-hourly=openebs-zfs-snapshots",
+      ]);
+      for (const schedule of schedules) assert.deepEqual((await validateObject(schedule as unknown as Record<string, unknown>)).errors, [], schedule.metadata.name);
+    });
+
+    it("keeps the period at the end of a long class's schedule name, within 63 characters", () => {
+      const name = snapshotScheduleName({ tier: 2, period: "weekly", snapshotClass: `${"very-long-snapshot-class-".repeat(4)}x`, clusterClass: false });
+      assert.ok(name.length <= 63 && name.endsWith("-weekly") && name.startsWith("hb-tier-2-very-long"), name);
+      assert.equal(snapshotScheduleName({ tier: 1, period: "hourly", snapshotClass: "csi-ceph-blockpool", clusterClass: true }), "hb-tier-1-hourly");
+    });
+  });
+
+  describe("Kopia mirror minutes", () => {
+    it("keep ten minutes from every busy start of the week, deterministically", () => {
+      const hourly = Array.from({ length: 7 * 24 }, (_, hour) => hour * 60 + 26);
+      const minute = mirrorMinute("immich/kopia-mirror@nas>b2", 2, hourly);
+      const gap = Math.min(Math.abs(minute - 26), 60 - Math.abs(minute - 26));
+      assert.ok(gap >= MIRROR_GAP_MINUTES, `minute ${minute}`);
+      assert.equal(mirrorMinute("immich/kopia-mirror@nas>b2", 2, hourly), minute);
+      // With every minute taken, the least crowded one.
+      const crowded = Array.from({ length: 7 * 24 * 60 }, (_, m) => m).filter((m) => m % 60 !== 41);
+      assert.equal(mirrorMinute("x", 3, crowded), 41);
     });
   });
 });

@@ -26,7 +26,8 @@ import {
   targetName,
   templateKeys,
 } from "./support/secretGraph";
-import { editedConfig, EXAMPLE_STACK, exampleConfig, runExample } from "./support/stack";
+import { validateObject } from "./support/schemas";
+import { editedConfig, EXAMPLE_STACK, exampleConfig, ExampleConfig, runExample } from "./support/stack";
 
 const ROOT = join(__dirname, "..");
 const RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword";
@@ -346,7 +347,7 @@ describe("secrets", () => {
   });
 
   describe("External Secrets Operator settings", () => {
-    it("builds consumer Secrets with the configured store and refresh, owned by the ExternalSecret and kept when it goes", async () => {
+    it("builds consumer Secrets with the configured store and refresh, owned by the ExternalSecret and kept when the store items go", async () => {
       const tuned = editedConfig((c) => (c.secretStore = { ...c.secretStore, name: "family-vault", refreshInterval: "17m" }));
       const objects = kubernetesObjects((await runExample(tuned)).resources);
       const externalSecrets = kindOf(objects, "ExternalSecret");
@@ -419,10 +420,35 @@ describe("secrets", () => {
           kind: "ClusterSecretStore",
           name: "onepassword",
           namespace: undefined,
-          spec: { provider: { onepasswordSDK: { vault: "family", auth: { serviceAccountSecretRef: { name: "op-token", key: "credential", namespace: "eso" } } } } },
+          spec: {
+            conditions: [{ namespaces: ["authentik", "backup-system", "database", "downloads", "immich", "media", "observability", "paperless", "vaultwarden"] }],
+            provider: { onepasswordSDK: { vault: "family", auth: { serviceAccountSecretRef: { name: "op-token", key: "credential", namespace: "eso" } } } },
+          },
         },
       );
     });
+
+    for (const [provider, edit] of [
+      ["1Password, manage: true", (c: ExampleConfig) => (c.secretStore = { ...c.secretStore, manage: true, vault: "family" })],
+      ["kubernetes", (c: ExampleConfig) => (c.secretStore = { provider: "kubernetes", name: "in-cluster" })],
+    ] as const) {
+      it(`serves a store it creates (${provider}) only to the namespaces the plan uses, and the store validates against the ESO CRD`, async () => {
+        const objects = kubernetesObjects((await runExample(editedConfig(edit))).resources);
+        const [store] = storeKinds(objects);
+        assert.ok(store, "the program creates a store");
+        const conditions = (store.spec as { conditions?: Array<{ namespaces?: string[] }> }).conditions;
+        assert.equal(conditions?.length, 1, "one condition: a namespace list");
+        const allowed = conditions[0].namespaces ?? [];
+        const users = [...new Set([...kindOf(objects, "ExternalSecret"), ...kindOf(objects, "PushSecret")].map((object) => String(object.metadata.namespace)))].sort();
+        for (const namespace of users) assert.ok(allowed.includes(namespace), `${namespace} uses the store but may not`);
+        const plan = planBackups(config);
+        const planned = new Set([config.cluster.systemNamespace, ...[...plan.apps, ...plan.items, ...plan.jobs].map((x) => x.namespace).filter(Boolean)]);
+        assert.deepEqual(allowed, [...planned].sort(), "exactly the plan's namespaces, sorted");
+        for (const outsider of ["default", "kube-system", `${config.cluster.systemNamespace}-vault`]) assert.ok(!allowed.includes(outsider), outsider);
+        const result = await validateObject(store as unknown as Record<string, unknown>);
+        assert.deepEqual(result.errors, [], `${result.object} (${result.schema})`);
+      });
+    }
 
     it("with provider kubernetes creates the vault namespace, its RBAC and store, and reads key + property", async () => {
       const run = await runExample(editedConfig((c) => (c.secretStore = { provider: "kubernetes", name: "in-cluster" })));
@@ -457,6 +483,7 @@ describe("secrets", () => {
 
       const stores = storeKinds(objects);
       assert.deepEqual(stores.map(objectName), ["ClusterSecretStore /in-cluster"]);
+      assert.ok((stores[0].spec as { conditions?: unknown[] }).conditions, "the in-cluster store is limited to the plan's namespaces too");
       const provider = (stores[0].spec as { provider: { kubernetes: { remoteNamespace: string; auth: unknown } } }).provider.kubernetes;
       assert.equal(provider.remoteNamespace, vault);
       assert.deepEqual(provider.auth, { serviceAccount: { name: account.metadata.name, namespace: system } });

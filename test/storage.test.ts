@@ -1,8 +1,10 @@
 import { strict as assert } from "node:assert";
 import { createHash } from "node:crypto";
 import { planBackups } from "../domain/plan";
-import { b2Capabilities, bucketConsumers, r2LockPrefixes } from "../domain/storage";
+import { keepFlags } from "../domain/retention";
+import { b2Capabilities, bucketConsumers, permissionGroupId, r2BucketResource, r2LockPrefixes, R2LockPrefix } from "../domain/storage";
 import { CapturedResource, ProgramRun } from "../offline/engine";
+import { kubernetesObjects } from "../offline/render";
 import { reveal } from "../offline/wire";
 import { editedConfig, exampleStackConfig, runExample } from "./support/stack";
 
@@ -21,7 +23,9 @@ describe("offsite storage", () => {
       const keys = consumers.map((consumer) => `${consumer.destination}/${consumer.bucket}/${consumer.id}`);
       assert.equal(new Set(keys).size, keys.length);
       const immich = consumers.filter((consumer) => consumer.owner === "immich").map((consumer) => `${consumer.destination}:${consumer.credential}`);
-      assert.deepEqual(immich.sort(), ["b2:kopia", "r2:kopia"]);
+      // Mirrors of the NAS Kopia repository (apps.immich.kopiaMirrors), if any, have keys of their own.
+      const mirrors = (config.apps.immich.kopiaMirrors ?? []).map((destination) => `${destination}:kopia-mirror`);
+      assert.deepEqual(immich.sort(), ["b2:kopia", "r2:kopia", ...mirrors].sort());
       const pg = consumers.filter((consumer) => consumer.credential === "pgbackrest").map((consumer) => `${consumer.destination}:${consumer.owner}`);
       assert.deepEqual(pg.sort(), ["b2:postgres18-cluster", "b2:postgres18-immich", "r2:postgres18-cluster", "r2:postgres18-immich"]);
     });
@@ -38,15 +42,42 @@ describe("offsite storage", () => {
       assert.ok(!b2Capabilities({ immutable: false }).includes("bypassGovernance"));
     });
 
-    it("locks on R2 only what the tools write once, never their lock or index files", () => {
-      const kopia = plan.destinations.find((d) => d.name === "r2")!.buckets.find((b) => b.purpose === "kopia")!;
-      assert.deepEqual(r2LockPrefixes(config, plan, kopia.name), ["immich/p", "immich/q"]);
-      const restic = plan.destinations.find((d) => d.name === "r2")!.buckets.find((b) => b.purpose === "volsync")!;
-      assert.deepEqual(r2LockPrefixes(config, plan, restic.name), ["vaultwarden/data/data/", "vaultwarden/data/snapshots/"]);
-      const pg = plan.destinations.find((d) => d.name === "r2")!.buckets.find((b) => b.purpose === "pg-postgres18-immich")!;
-      const prefixes = r2LockPrefixes(config, plan, pg.name);
-      assert.deepEqual(prefixes, ["postgres18-immich/archive/postgres18-immich/", "postgres18-immich/backup/postgres18-immich/2"]);
-      assert.ok(prefixes.every((prefix) => !"postgres18-immich/backup/postgres18-immich/backup.info".startsWith(prefix)), "backup.info stays writable");
+    describe("R2 bucket locks", () => {
+      const r2Bucket = (purpose: string) => plan.destinations.find((d) => d.name === "r2")!.buckets.find((b) => b.purpose === purpose)!.name;
+      const age = (prefix: string): R2LockPrefix => ({ prefix, retention: "age" });
+      const indefinite = (prefix: string): R2LockPrefix => ({ prefix, retention: "indefinite" });
+      /** The rule that holds an object: the longest retention among the prefixes that cover it. */
+      const heldBy = (rules: R2LockPrefix[], object: string) => {
+        const covering = rules.filter((rule) => object.startsWith(rule.prefix)).map((rule) => rule.retention);
+        return covering.includes("indefinite") ? "indefinite" : covering.includes("age") ? "age" : "free";
+      };
+
+      it("locks restic data and snapshots by age, and its config and keys for good", () => {
+        const rules = r2LockPrefixes(config, plan, r2Bucket("volsync"));
+        assert.deepEqual(rules, [
+          indefinite("vaultwarden/data/config"),
+          age("vaultwarden/data/data/"),
+          indefinite("vaultwarden/data/keys/"),
+          age("vaultwarden/data/snapshots/"),
+        ]);
+        assert.equal(heldBy(rules, "vaultwarden/data/keys/4b1a1bd5e8b1e6b4c5d0f8e4a2c3b6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3"), "indefinite");
+        for (const rewritten of ["vaultwarden/data/locks/5f0e", "vaultwarden/data/index/9a8b"]) assert.equal(heldBy(rules, rewritten), "free", rewritten);
+        const dumps = r2LockPrefixes(config, plan, r2Bucket("dumps"));
+        assert.ok(dumps.some((rule) => rule.retention === "indefinite" && rule.prefix.endsWith("/keys/")), "offsite dumps are restic repositories too");
+      });
+
+      it("locks Kopia packs by age, and its format and storage-config blobs for good", () => {
+        const rules = r2LockPrefixes(config, plan, r2Bucket("kopia"));
+        assert.deepEqual(rules, [indefinite("immich/kopia.blobcfg"), indefinite("immich/kopia.repository"), age("immich/p"), age("immich/q")]);
+        for (const rewritten of ["immich/kopia.maintenance", "immich/xn0_5e7f", "immich/_log_20261122"]) assert.equal(heldBy(rules, rewritten), "free", rewritten);
+      });
+
+      it("locks pgBackRest WAL and backup sets by age, and leaves backup.info free: every backup rewrites it", () => {
+        const rules = r2LockPrefixes(config, plan, r2Bucket("pg-postgres18-immich"));
+        assert.deepEqual(rules, [age("postgres18-immich/archive/postgres18-immich/"), age("postgres18-immich/backup/postgres18-immich/2")]);
+        for (const info of ["backup.info", "backup.info.copy"]) assert.equal(heldBy(rules, `postgres18-immich/backup/postgres18-immich/${info}`), "free", info);
+        assert.equal(heldBy(rules, "postgres18-immich/backup/postgres18-immich/20261122-013000F/backup.manifest"), "age");
+      });
     });
 
     it("names B2 buckets globally unique yet deterministic, from account, cluster and purpose", () => {
@@ -64,6 +95,20 @@ describe("offsite storage", () => {
       assert.ok(b2(otherAccount).every((name) => !b2(plan).includes(name)), "another account gets other names");
       for (const name of names(plan)) assert.match(name, /^[a-z0-9][a-z0-9-]{4,61}[a-z0-9]$/);
     });
+
+    it("restic copies in a locked R2 bucket keep every snapshot of the lock window, so forget never meets a locked file", () => {
+      const config = exampleStackConfig();
+      const plan = planBackups(config);
+      const restic = ["volsync-restic", "dump-restic", "host-restic"];
+      const copies = plan.items.flatMap((item) => item.copies).filter((copy) => restic.includes(copy.method));
+      const locked = copies.filter((copy) => copy.destinationKind === "r2" && copy.immutable);
+      assert.ok(locked.some((c) => c.method === "host-restic") && locked.some((c) => c.method === "dump-restic") && locked.some((c) => c.method === "volsync-restic"));
+      const lockDays = (config.destinations.r2 as { lockDays: number }).lockDays;
+      for (const copy of locked) assert.equal(copy.retention.kind === "gfs" && copy.retention.withinDays, lockDays, copy.id);
+      // B2 only hides what is deleted, and unlocked buckets refuse nothing: their retention is as configured.
+      for (const copy of copies.filter((c) => !locked.includes(c))) assert.equal(copy.retention.kind === "gfs" ? copy.retention.withinDays : undefined, undefined, copy.id);
+      assert.deepEqual(keepFlags({ daily: 7, weekly: 4, withinDays: 14 }), ["--keep-daily", "7", "--keep-weekly", "4", "--keep-within", "14d"]);
+    });
   });
 
   describe("under mocks", () => {
@@ -73,6 +118,17 @@ describe("offsite storage", () => {
     });
     const ofType = (type: string) => run.resources.filter((resource) => resource.type === type);
     const b2BucketCount = () => planBackups(exampleStackConfig()).destinations.filter((d) => d.kind === "b2").flatMap((d) => d.buckets).length;
+
+    it("sends B2 no tags: its S3 API has no bucket tagging", () => {
+      const s3 = run.resources.filter((resource) => resource.type.startsWith("aws:s3"));
+      assert.ok(s3.length > 0);
+      for (const resource of s3) {
+        const inputs = inputsOf(resource);
+        assert.equal(inputs.tags, undefined, `${resource.name} has tags`);
+        assert.equal(inputs.tagsAll, undefined, `${resource.name} has tagsAll`);
+      }
+      for (const provider of ofType("pulumi:providers:aws")) assert.equal(inputsOf(provider).defaultTags, undefined, `${provider.name} has default tags`);
+    });
 
     it("reaches B2 only through an explicit S3 provider aimed at B2", () => {
       const [provider] = ofType("pulumi:providers:aws");
@@ -145,7 +201,9 @@ describe("offsite storage", () => {
       }
     });
 
-    it("gives R2 buckets a lifecycle, tier-1 buckets a protected lock, and each consumer a one-bucket token", () => {
+    it("gives tier-1 R2 buckets a protected lock with exactly the planned rules", () => {
+      const config = exampleStackConfig();
+      const plan = planBackups(config);
       const buckets = ofType("cloudflare:index/r2Bucket:R2Bucket");
       assert.ok(buckets.length > 0);
       for (const bucket of buckets) {
@@ -158,17 +216,94 @@ describe("offsite storage", () => {
       for (const lock of locks) {
         assert.equal(lock.options.protect, true);
         assert.equal(lock.options.retainOnDelete, true);
-        for (const rule of inputsOf(lock).rules as Array<{ condition: { type: string; maxAgeSeconds: number } }>) {
-          assert.deepEqual(rule.condition, { type: "Age", maxAgeSeconds: 14 * 86400 });
+        const inputs = inputsOf(lock);
+        const rules = inputs.rules as Array<{ id: string; enabled: boolean; prefix: string; condition: { type: string; maxAgeSeconds?: number } }>;
+        assert.equal(new Set(rules.map((rule) => rule.id)).size, rules.length, "rule ids are unique");
+        for (const rule of rules) {
+          assert.equal(rule.enabled, true);
+          assert.deepEqual(rule.condition, rule.condition.type === "Indefinite" ? { type: "Indefinite" } : { type: "Age", maxAgeSeconds: 14 * 86400 }, rule.prefix);
         }
+        const declared = rules
+          .map((rule): R2LockPrefix => ({ prefix: rule.prefix, retention: rule.condition.type === "Indefinite" ? "indefinite" : "age" }))
+          .sort((a, b) => (a.prefix < b.prefix ? -1 : 1));
+        assert.deepEqual(declared, r2LockPrefixes(config, plan, String(inputs.bucketName)), String(inputs.bucketName));
       }
-      for (const token of ofType("cloudflare:index/apiToken:ApiToken")) {
-        const [policy] = inputsOf(token).policies as Array<{ permissionGroups: Array<{ id: string }>; resources: string }>;
-        const resources = Object.keys(JSON.parse(policy.resources));
-        assert.equal(resources.length, 1);
-        assert.match(resources[0], /^com\.cloudflare\.edge\.r2\.bucket\.0f1e2d3c4b5a69788796a5b4c3d2e1f0_default_ether-/);
-        assert.equal(policy.permissionGroups.length, 2, "object read and write, found by name");
+      const volsync = locks.find((lock) => String(inputsOf(lock).bucketName).startsWith("ether-volsync-"))!;
+      const keys = (inputsOf(volsync).rules as Array<{ prefix: string; condition: { type: string } }>).find((rule) => rule.prefix === "vaultwarden/data/keys/");
+      assert.equal(keys?.condition.type, "Indefinite", "restic keys are locked for good");
+    });
+
+    it("gives every R2 bucket a lifecycle that aborts incomplete multipart uploads", () => {
+      const buckets = ofType("cloudflare:index/r2Bucket:R2Bucket");
+      const lifecycles = ofType("cloudflare:index/r2BucketLifecycle:R2BucketLifecycle");
+      assert.ok(buckets.length > 0);
+      assert.equal(lifecycles.length, buckets.length);
+      for (const bucket of buckets) {
+        const { name, jurisdiction } = inputsOf(bucket);
+        const mine = lifecycles.filter((lifecycle) => inputsOf(lifecycle).bucketName === name);
+        assert.equal(mine.length, 1, `${String(name)} has one lifecycle`);
+        const inputs = inputsOf(mine[0]);
+        assert.equal(inputs.jurisdiction, jurisdiction);
+        const rules = inputs.rules as Array<{ enabled: boolean; conditions?: { prefix?: string }; abortMultipartUploadsTransition?: { condition: { type: string; maxAge: number } } }>;
+        const abort = rules.find((rule) => rule.abortMultipartUploadsTransition);
+        assert.ok(abort, `${String(name)}: no rule aborts multipart uploads`);
+        assert.equal(abort.enabled, true);
+        assert.equal(abort.conditions?.prefix ?? "", "", "the rule covers the whole bucket");
+        assert.deepEqual(abort.abortMultipartUploadsTransition?.condition, { type: "Age", maxAge: 7 * 86400 });
       }
+    });
+
+    it("gives each R2 consumer one token, for object read and write on exactly its own bucket", () => {
+      const config = exampleStackConfig();
+      const account = (config.destinations.r2 as { accountId: string }).accountId;
+      const consumers = bucketConsumers(config, planBackups(config)).filter((consumer) => consumer.destination === "r2");
+      const tokens = ofType("cloudflare:index/apiToken:ApiToken");
+      assert.deepEqual(tokens.map((token) => token.name).sort(), consumers.map((consumer) => `r2-${consumer.id}`).sort());
+      for (const consumer of consumers) {
+        const token = tokens.find((candidate) => candidate.name === `r2-${consumer.id}`)!;
+        const policies = inputsOf(token).policies as Array<{ effect: string; permissionGroups: Array<{ id: string }>; resources: string }>;
+        assert.equal(policies.length, 1);
+        assert.equal(policies[0].effect, "allow");
+        assert.deepEqual(JSON.parse(policies[0].resources), { [`com.cloudflare.edge.r2.bucket.${account}_default_${consumer.bucket}`]: "*" }, consumer.id);
+        assert.equal(new Set(policies[0].permissionGroups.map((group) => group.id)).size, 2, "object read and write, found by name");
+      }
+    });
+
+    it("puts an R2 destination with jurisdiction eu on the eu endpoint, with eu buckets and eu-scoped tokens", async () => {
+      const eu = await runExample(editedConfig((c) => (c.destinations.r2.jurisdiction = "eu")));
+      const config = exampleStackConfig();
+      const account = (config.destinations.r2 as { accountId: string }).accountId;
+      const endpoint = `https://${account}.eu.r2.cloudflarestorage.com`;
+      const of = (type: string) => eu.resources.filter((resource) => resource.type === type);
+      const [component] = of("homelab-backups:storage:R2Destination");
+      assert.equal(inputsOf(component).endpoint, endpoint);
+      const hosts = JSON.stringify(kubernetesObjects(eu.resources)).match(/[\w.-]+\.r2\.cloudflarestorage\.com/g) ?? [];
+      assert.ok(hosts.length > 0, "consumers are told the endpoint");
+      assert.deepEqual([...new Set(hosts)], [`${account}.eu.r2.cloudflarestorage.com`]);
+      for (const type of ["cloudflare:index/r2Bucket:R2Bucket", "cloudflare:index/r2BucketLifecycle:R2BucketLifecycle", "cloudflare:index/r2BucketLock:R2BucketLock"]) {
+        assert.ok(of(type).length > 0, type);
+        for (const resource of of(type)) assert.equal(inputsOf(resource).jurisdiction, "eu", `${type} ${resource.name}`);
+      }
+      const consumers = bucketConsumers(config, planBackups(config)).filter((consumer) => consumer.destination === "r2");
+      for (const consumer of consumers) {
+        const token = of("cloudflare:index/apiToken:ApiToken").find((candidate) => candidate.name === `r2-${consumer.id}`)!;
+        const [policy] = inputsOf(token).policies as Array<{ resources: string }>;
+        assert.deepEqual(Object.keys(JSON.parse(policy.resources)), [r2BucketResource(account, "eu", consumer.bucket)]);
+        assert.match(Object.keys(JSON.parse(policy.resources))[0], new RegExp(`^com\\.cloudflare\\.edge\\.r2\\.bucket\\.${account}_eu_${consumer.bucket}$`));
+      }
+    });
+
+    it("takes the R2 permission group named exactly, and refuses a near match instead of guessing", () => {
+      const results = [
+        { id: "account-wide", name: "Workers R2 Storage Write" },
+        { id: "bucket-items", name: "Workers R2 Storage Bucket Item Write" },
+      ];
+      assert.equal(permissionGroupId("Workers R2 Storage Bucket Item Write", results), "bucket-items");
+      assert.throws(
+        () => permissionGroupId("Workers R2 Storage Bucket Item Read", results),
+        /no API token permission group named "Workers R2 Storage Bucket Item Read" \(it returned only "Workers R2 Storage Write", "Workers R2 Storage Bucket Item Write"\)/,
+      );
+      assert.throws(() => permissionGroupId("Workers R2 Storage Bucket Item Read", []), /named "Workers R2 Storage Bucket Item Read" \(it returned none\)/);
     });
 
     it("derives R2 S3 credentials from the token (id, SHA-256 of the value), both secret", () => {

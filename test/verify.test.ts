@@ -264,15 +264,17 @@ describe(`repository verification scripts, proven by real tools${BUSYBOX ? " (bu
         const calls = script
           .split("\n")
           .map((line) => line.replace(/^run (['"]).*?\1/, "run")) // step labels name the tool in prose
+          .filter((line) => !line.includes("restic --help")) // the feature probe reads no repository
           .filter((line) => /(^|[\s(])restic (?!repository|check\b|volume|offsite)/.test(line) && !/^\s*#/.test(line) && !/echo /.test(line));
         assert.ok(calls.length >= 3, calls.join("\n"));
         for (const line of calls) assert.match(line, /restic --no-cache /, line);
         assert.match(script, /restic --no-cache cat config --no-lock/);
       }
-      assert.match(full, /restic --no-cache check --read-data$/m);
+      assert.match(full, /restic --no-cache \$retry_lock check --read-data$/m);
+      assert.match(full, /^if restic --help 2>\/dev\/null \| grep -q -- '--retry-lock'; then retry_lock='--retry-lock=1h'; fi$/m, "waits for a backup's lock where restic can");
       assert.doesNotMatch(full, /read-data-subset|pick_part/);
       assert.match(subset, /^PARTS=5\nINTERVAL_DAYS=7$/m);
-      assert.match(subset, /restic --no-cache check --read-data-subset="\$part\/\$PARTS"$/m);
+      assert.match(subset, /restic --no-cache \$retry_lock check --read-data-subset="\$part\/\$PARTS"$/m);
       assert.match(subset, /part=\$\(\(now \/ 86400 \/ INTERVAL_DAYS % PARTS \+ 1\)\)/);
     });
 

@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { restoreCheckScript } from "../domain/jobs/restoreCheck";
@@ -9,7 +9,14 @@ import { planBackups } from "../domain/plan";
 import { CapturedResource, ProgramRun } from "../offline/engine";
 import { syntheticStack } from "../offline/syntheticStack";
 import { reveal } from "../offline/wire";
-import { editedConfig, exampleStackConfig, runExample } from "./support/stack";
+import { resourceRecords } from "../offline/render";
+import { RESTORE_CHECK_DEADLINE_SECONDS, RESTORE_CHECK_TIMEOUT } from "../domain/volsync";
+import { kopiaMirrorPlanSection, kopiaMirrors, kopiaMirrorScript, MIRROR_GAP_MINUTES } from "../domain/kopiaMirror";
+import { bucketConsumers } from "../domain/storage";
+import { restrictedViolations } from "../domain/podSecurity";
+import { validateObject } from "./support/schemas";
+import { EXAMPLE_STACK, editedConfig, ExampleConfig, exampleStackConfig, runExample, writeStackFile } from "./support/stack";
+import { runOfflinePlan } from "../offline/plan";
 
 type Manifest = { metadata: { name: string; namespace: string; labels: Record<string, string> }; spec: Record<string, any> }; // `any`: specs are walked by path in assertions
 
@@ -109,6 +116,36 @@ describe("volume backups with VolSync", () => {
       assert.equal(find(changed, "ReplicationDestination", "vaultwarden-data-bootstrap").resource.urn, find(run, "ReplicationDestination", "vaultwarden-data-bootstrap").resource.urn);
     });
 
+    it("runs the restore only after the check passed: check Job -> ReplicationDestination -> claim", () => {
+      const job = find(run, "Job", "vaultwarden-data-restore-check");
+      const destination = find(run, "ReplicationDestination", "vaultwarden-data-bootstrap");
+      const claim = find(run, "PersistentVolumeClaim", "vaultwarden-data");
+      // An unreachable repository makes the restore "succeed" with an empty snapshot: were the
+      // ReplicationDestination created beside the check, the claim would later be populated from it.
+      assert.ok(destination.resource.options.dependsOn.includes(job.resource.urn), "the ReplicationDestination waits for the check");
+      assert.ok(claim.resource.options.dependsOn.includes(destination.resource.urn), "the claim waits for the ReplicationDestination");
+      assert.ok(!job.resource.dependencies.includes(destination.resource.urn), "the check does not wait for the restore");
+      // The same chain, as resources.json records it.
+      const records = new Map(resourceRecords(run.resources).map((record) => [record.urn, record]));
+      assert.ok(records.get(destination.resource.urn)!.options.dependsOn.includes(job.resource.urn));
+      assert.ok(records.get(claim.resource.urn)!.options.dependsOn.includes(destination.resource.urn));
+      // Kept and never re-run once passed; a failed one is re-run by replacing it (it has a fixed name).
+      assert.deepEqual(job.resource.options.ignoreChanges, ["spec"]);
+      assert.equal(job.resource.options.deleteBeforeReplace, true);
+      assert.equal(job.manifest.spec.ttlSecondsAfterFinished, undefined, "a finished check stays: deleting it would re-run it");
+      // Pulumi waits for the Job longer than the Job may run, so its verdict is the Job's.
+      assert.equal(job.manifest.spec.activeDeadlineSeconds, RESTORE_CHECK_DEADLINE_SECONDS);
+      assert.ok(Number.parseInt(RESTORE_CHECK_TIMEOUT, 10) * 60 > RESTORE_CHECK_DEADLINE_SECONDS, RESTORE_CHECK_TIMEOUT);
+    });
+
+    it("leaves an ungated restore to its Secret and the operators (tier 2, or allowEmptyRestore)", async () => {
+      const tier2 = await runExample(editedConfig((c) => (c.apps.arr.volumes["radarr-config"].restoreOnBootstrap = true)));
+      const destination = find(tier2, "ReplicationDestination", "radarr-config-bootstrap");
+      const secret = find(tier2, "ExternalSecret", destination.manifest.spec.kopia.repository);
+      assert.deepEqual(destination.resource.options.dependsOn, [secret.resource.urn]);
+      assert.deepEqual(find(tier2, "PersistentVolumeClaim", "radarr-config").resource.options.dependsOn, [destination.resource.urn]);
+    });
+
     it("gates a tier 1 claim on a check Job that finds a backup, unless the first deploy allows an empty one", async () => {
       const job = find(run, "Job", "vaultwarden-data-restore-check");
       const claim = find(run, "PersistentVolumeClaim", "vaultwarden-data");
@@ -151,6 +188,22 @@ describe("volume backups with VolSync", () => {
         /apps\.arr\.volumes\.sonarr-config\.uid: Kopia volumes of one app share a repository/,
       );
     });
+  });
+
+  it("writes the bucket lock's keep-within into restic retention, and nothing Kopia's CRD lacks", () => {
+    const plan = planBackups(exampleStackConfig());
+    const sources = byKind(run, "ReplicationSource");
+    let locked = 0;
+    for (const item of plan.items.filter((i) => i.kind === "volume")) {
+      for (const copy of item.copies.filter((c) => c.controller === "volsync")) {
+        const { manifest } = sources.find(({ manifest: m }) => m.metadata.labels["homelab-backups.dev/data"] === item.id.replace(/\//g, ".") && m.metadata.labels["homelab-backups.dev/destination"] === copy.destination)!;
+        const within = copy.retention.kind === "gfs" ? copy.retention.withinDays : undefined;
+        if (manifest.spec.restic) assert.equal(manifest.spec.restic.retain.within, within ? `${within}d` : undefined, copy.id);
+        else assert.ok(!("within" in manifest.spec.kopia.retain) && !("withinDays" in manifest.spec.kopia.retain), copy.id);
+        if (within) locked++;
+      }
+    }
+    assert.ok(locked > 0, "the example has restic copies in a locked R2 bucket");
   });
 
   it("runs one KopiaMaintenance per Kopia repository", () => {
@@ -218,6 +271,247 @@ describe("volume backups with VolSync", () => {
       const result = check(repository);
       assert.equal(result.status, 0, result.stderr);
       assert.match(result.stdout, /1 snapshot\(s\)/);
+    });
+  });
+
+  describe("per-volume VolumeSnapshotClass", () => {
+    const onZfs = (snapshotClass?: string) =>
+      editedConfig((c) => {
+        c.apps.paperless.volumes.media.storageClass = "openebs-zfs";
+        if (snapshotClass) c.apps.paperless.volumes.media.volumeSnapshotClass = snapshotClass;
+        c.apps.paperless.volumes.media.restoreOnBootstrap = true;
+        c.apps.paperless.volumes.media.allowEmptyRestore = true;
+      });
+
+    it("refuses a claim on another StorageClass without its own class, naming the key to set", () => {
+      assert.throws(
+        () => parseStackConfig(onZfs()),
+        /apps\.paperless\.volumes\.media\.volumeSnapshotClass: is required: the claim is on StorageClass "openebs-zfs", not cluster\.storageClass "ceph-block".*set apps\.paperless\.volumes\.media\.volumeSnapshotClass/,
+      );
+      // The cluster's class, named explicitly, needs nothing more.
+      const explicit = parseStackConfig(editedConfig((c) => (c.apps.paperless.volumes.media.storageClass = "ceph-block")));
+      assert.equal(explicit.apps.paperless.volumes.media.volumeSnapshotClass, undefined);
+    });
+
+    it("gives the volume's sources and bootstrap destination its class, and the other volumes the cluster's", async () => {
+      const zfs = await runExample(onZfs("openebs-zfs-snapshots"));
+      const movers = [...byKind(zfs, "ReplicationSource"), ...byKind(zfs, "ReplicationDestination")];
+      const media = movers.filter(({ manifest }) => manifest.metadata.labels["homelab-backups.dev/data"] === "paperless.volume.media");
+      assert.ok(media.length >= 3, "two sources and the bootstrap destination");
+      for (const { manifest } of movers) {
+        const mover = manifest.spec.restic ?? manifest.spec.kopia;
+        const expected = media.some((m) => m.manifest === manifest) ? ["openebs-zfs-snapshots", "openebs-zfs"] : ["csi-ceph-blockpool", "ceph-block"];
+        assert.deepEqual([mover.volumeSnapshotClassName, mover.storageClassName], expected, manifest.metadata.name);
+      }
+    });
+  });
+
+  describe("Kopia repository mirrors", () => {
+    const mirrorJobs = (r: ProgramRun) => byKind(r, "CronJob").filter(({ manifest }) => manifest.metadata.labels["homelab-backups.dev/data"]?.endsWith(".kopia-mirror"));
+    const podOf = (manifest: Manifest) => manifest.spec.jobTemplate.spec.template.spec;
+    // Seed 001's "Kopia server sync": immich's NAS repository mirrored to B2 and R2.
+    const withMirrors = () => editedConfig((c) => (c.apps.immich.kopiaMirrors = ["b2", "r2"]));
+    const exampleWithMirrors = () => parseStackConfig(withMirrors());
+    let mirrored: ProgramRun;
+    before(async () => {
+      mirrored = await runExample(withMirrors());
+    });
+
+    it("mirrors the example's NAS Kopia repository of immich to B2 and R2, into the app's Kopia buckets under a prefix of their own", () => {
+      const config = exampleWithMirrors();
+      const plan = planBackups(config);
+      const mirrors = kopiaMirrors(config, plan);
+      assert.deepEqual(mirrors.map((m) => m.id), ["immich/kopia-mirror@nas>b2", "immich/kopia-mirror@nas>r2"]);
+      const copies = plan.items.find((item) => item.id === "immich/volume/library")!.copies;
+      for (const mirror of mirrors) {
+        assert.equal(mirror.bucket, copies.find((c) => c.destination === mirror.destination && c.method === "volsync-kopia")!.location, "the bucket of the app's own Kopia copy");
+        assert.equal(mirror.prefix, "immich.mirror/nas/");
+        assert.equal(mirror.sourcePath, "/backup/ether/kopia/immich");
+        assert.equal(mirror.sourceLocation, `${copies.find((c) => c.destination === "nas")!.location}/immich`);
+      }
+      // Its own key, in the same bucket, restricted to the mirror's prefix on B2 (R2 tokens cannot be).
+      const b2 = bucketConsumers(config, plan).filter((c) => c.destination === "b2" && c.owner === "immich");
+      const own = b2.find((c) => c.credential === "kopia")!;
+      const mirror = b2.find((c) => c.credential === "kopia-mirror")!;
+      assert.equal(mirror.bucket, own.bucket);
+      assert.equal(mirror.prefix, "immich.mirror/");
+      assert.ok(!mirror.prefix!.startsWith(own.prefix!) && !own.prefix!.startsWith(mirror.prefix!), "neither key reaches the other's objects");
+      assert.equal(mirror.immutable, own.immutable);
+    });
+
+    it("runs a restricted, bounded CronJob per mirror that reads the share read-only and gets its keys only from an ExternalSecret", () => {
+      const config = exampleWithMirrors();
+      const mirrors = kopiaMirrors(config, planBackups(config));
+      const jobs = mirrorJobs(mirrored);
+      assert.equal(jobs.length, 2);
+      for (const mirror of mirrors) {
+        const { manifest } = jobs.find(({ manifest: m }) => m.metadata.labels["homelab-backups.dev/destination"] === mirror.destination)!;
+        assert.equal(manifest.metadata.namespace, "immich");
+        assert.equal(manifest.spec.concurrencyPolicy, "Forbid");
+        assert.ok(manifest.spec.startingDeadlineSeconds > 0 && manifest.spec.jobTemplate.spec.activeDeadlineSeconds > 0);
+        assert.equal(manifest.spec.timeZone, "America/New_York");
+        const pod = podOf(manifest);
+        assert.deepEqual(restrictedViolations(pod), []);
+        const [container] = pod.containers;
+        assert.equal(container.image, config.images.kopia);
+        assert.ok(container.resources.requests && container.resources.limits.memory);
+        // As the repository files' owner (Kopia writes them 0600).
+        assert.equal(pod.securityContext.runAsUser, config.apps.immich.volumes.library.uid);
+        const share = pod.volumes.find((v: { persistentVolumeClaim?: { claimName: string } }) => v.persistentVolumeClaim?.claimName === "hb-nas");
+        assert.equal(share.persistentVolumeClaim.readOnly, true);
+        assert.equal(container.volumeMounts.find((m: { name: string }) => m.name === share.name).readOnly, true);
+        // Secrets only through the ExternalSecret's Secret: no literal value, no other Secret.
+        assert.deepEqual(container.envFrom, [{ secretRef: { name: `hb-immich-kopia-mirror-nas-${mirror.destination}` } }]);
+        assert.ok(container.env.every((e: { value?: string; valueFrom?: unknown }) => e.valueFrom === undefined && !/KEY|PASSWORD|TOKEN/.test(String(e.value))), JSON.stringify(container.env));
+        const secret = byKind(mirrored, "ExternalSecret").find(({ manifest: m }) => m.metadata.name === container.envFrom[0].secretRef.name && m.metadata.namespace === "immich")!;
+        const template = secret.manifest.spec.target.template.data;
+        assert.equal(template.KOPIA_PASSWORD, "{{ .kopiaPassword }}");
+        assert.match(template.AWS_ACCESS_KEY_ID, /^\{\{ \.\w+ \}\}$/);
+        assert.match(template.AWS_SECRET_ACCESS_KEY, /^\{\{ \.\w+ \}\}$/);
+        const fields = secret.manifest.spec.data.map((d: { remoteRef: { key: string } }) => d.remoteRef.key);
+        assert.ok(fields.includes("homelab-backups-ether-immich/kopia-password"));
+        assert.ok(fields.includes(`homelab-backups-ether-immich/${mirror.destination}-kopia-mirror-access-key-id`), fields.join(", "));
+        // The script mirrors exactly this repository to exactly this bucket and prefix.
+        const script = container.command[2] as string;
+        assert.match(script, new RegExp(`^SOURCE_PATH='${mirror.sourcePath}'$`, "m"));
+        assert.match(script, new RegExp(`^BUCKET='${mirror.bucket}'$`, "m"));
+        assert.match(script, new RegExp(`^PREFIX='${mirror.prefix.replace(/\./g, "\\.")}'$`, "m"));
+        assert.match(script, new RegExp(`^ENDPOINT='${mirror.endpoint.replace(/\./g, "\\.")}'$`, "m"));
+        assert.match(script, /repository connect filesystem --path="\$SOURCE_PATH" --readonly /);
+        assert.match(script, /repository sync-to s3 --bucket="\$BUCKET" --prefix="\$PREFIX" --endpoint="\$ENDPOINT" --region="\$REGION" --delete/);
+      }
+      assert.equal(mirrors.find((m) => m.destination === "b2")!.endpoint, "s3.us-east-005.backblazeb2.com");
+      assert.equal(mirrors.find((m) => m.destination === "r2")!.endpoint, "0f1e2d3c4b5a69788796a5b4c3d2e1f0.r2.cloudflarestorage.com");
+    });
+
+    it("emits objects that validate against their schemas", async () => {
+      const objects = [...mirrorJobs(mirrored), ...byKind(mirrored, "ExternalSecret").filter(({ manifest }) => manifest.metadata.name.includes("kopia-mirror"))];
+      assert.equal(objects.length, 4);
+      for (const { manifest } of objects) assert.deepEqual((await validateObject(manifest as unknown as Record<string, unknown>)).errors, [], manifest.metadata.name);
+    });
+
+    it("runs daily from an hour into the backup window, an hour apart, away from the repository's writers", () => {
+      const config = exampleWithMirrors();
+      const plan = planBackups(config);
+      const [b2, r2] = kopiaMirrors(config, plan);
+      const hour = (cron: string) => Number(cron.split(" ")[1]);
+      assert.deepEqual([hour(b2.schedule.cron), hour(r2.schedule.cron)], [2, 3], "seed 001: B2 at 2 AM, R2 at 3 AM (window from 01:00)");
+      const nasMinute = Number(plan.items.find((i) => i.id === "immich/volume/library")!.copies.find((c) => c.destination === "nas")!.schedule.cron.split(" ")[0]);
+      for (const mirror of [b2, r2]) {
+        const minute = Number(mirror.schedule.cron.split(" ")[0]);
+        const gap = Math.min(Math.abs(minute - nasMinute), 60 - Math.abs(minute - nasMinute));
+        assert.ok(gap >= MIRROR_GAP_MINUTES, `${mirror.schedule.cron} starts ${gap} minutes from the hourly NAS copy at :${nasMinute}`);
+        assert.match(mirror.schedule.cron, /^\d+ \d+ \* \* \*$/);
+      }
+    });
+
+    it("is off unless asked for", () => {
+      assert.deepEqual(mirrorJobs(run), []);
+      const config = exampleStackConfig();
+      assert.deepEqual(kopiaMirrors(config, planBackups(config)), []);
+      assert.ok(!bucketConsumers(config, planBackups(config)).some((c) => c.credential === "kopia-mirror"));
+      assert.ok(!byKind(run, "ExternalSecret").some(({ manifest }) => manifest.metadata.name.includes("kopia-mirror")));
+    });
+
+    it("refuses mirrors without a NAS Kopia repository or an offsite Kopia bucket of the app's", () => {
+      const problems = (edit: (c: ExampleConfig) => void) => {
+        try {
+          parseStackConfig(editedConfig(edit));
+          return "";
+        } catch (error) {
+          return (error as Error).message;
+        }
+      };
+      assert.match(problems((c) => (c.apps.vaultwarden.kopiaMirrors = ["b2"])), /apps\.vaultwarden\.kopiaMirrors: .*no volume of the app uses mover: kopia/);
+      assert.match(problems((c) => (c.apps.immich.kopiaMirrors = ["nas"])), /apps\.immich\.kopiaMirrors\[0\]: "nas" is a nfs destination; Kopia mirrors go to b2 or r2/);
+      assert.match(problems((c) => (c.apps.immich.kopiaMirrors = ["b3"])), /apps\.immich\.kopiaMirrors\[0\]: unknown destination "b3"/);
+      assert.match(problems((c) => (c.apps.immich.kopiaMirrors = ["b2", "b2"])), /apps\.immich\.kopiaMirrors\[1\]: "b2" is listed twice/);
+      assert.match(problems((c) => (c.apps.arr.kopiaMirrors = ["b2"])), /apps\.arr\.kopiaMirrors\[0\]: "b2" is not one of the app's destinations \(nas, offsite-nas\).*add it to apps\.arr\.destinations/);
+      const mirroring = (edit: (c: ExampleConfig) => void) => (c: ExampleConfig) => {
+        c.apps.immich.kopiaMirrors = ["b2", "r2"];
+        edit(c);
+      };
+      assert.equal(problems(mirroring(() => undefined)), "", "the example with mirrors is valid");
+      assert.match(problems(mirroring((c) => (c.apps.immich.destinations = ["b2", "r2"]))), /apps\.immich\.kopiaMirrors: .*include no nfs destination/);
+      assert.match(problems(mirroring((c) => (c.apps.immich.volumes.library.uid = 0))), /apps\.immich\.kopiaMirrors: .*uid 0/);
+    });
+
+    it("lists the mirrors in BACKUP-PLAN.md, and nothing for a stack without them", async () => {
+      const withSection = (await runOfflinePlan({ configFile: writeStackFile(withMirrors(), "homelab") })).artifacts["BACKUP-PLAN.md"];
+      const config = exampleWithMirrors();
+      assert.match(withSection, /^## Kopia repository mirrors$/m);
+      for (const mirror of kopiaMirrors(config, planBackups(config))) assert.ok(withSection.includes(`\`${mirror.bucket}/${mirror.prefix}\``), mirror.id);
+      const without = (await runOfflinePlan({ configFile: EXAMPLE_STACK })).artifacts["BACKUP-PLAN.md"];
+      assert.doesNotMatch(without, /Kopia repository mirrors/);
+    });
+
+    it("lists the mirrors for BACKUP-PLAN.md with what opens them", () => {
+      const config = exampleWithMirrors();
+      const mirrors = kopiaMirrors(config, planBackups(config));
+      const section = kopiaMirrorPlanSection(config, mirrors).join("\n");
+      assert.match(section, /^## Kopia repository mirrors$/m);
+      for (const mirror of mirrors) {
+        const row = section.split("\n").find((line) => line.startsWith(`| immich | nas: \`${mirror.sourceLocation}\` | ${mirror.destination} `))!;
+        assert.ok(row, `no row for ${mirror.id}`);
+        assert.ok(row.includes(`\`${mirror.bucket}/${mirror.prefix}\``));
+        assert.ok(row.includes(mirror.schedule.description));
+        assert.ok(row.includes(`${mirror.destination}-kopia-mirror-access-key-id`));
+      }
+      assert.deepEqual(kopiaMirrorPlanSection(config, []), []);
+    });
+
+    describe("the mirror script, with a stand-in kopia", () => {
+      const dir = mkdtempSync(join(tmpdir(), "kopia-mirror-"));
+      const bin = join(dir, "bin");
+      const calls = join(dir, "calls");
+      mkdirSync(bin);
+      writeFileSync(join(bin, "kopia"), `#!/bin/sh\nprintf '%s\\n' "$*" >>'${calls}'\nexit \${FAKE_KOPIA_STATUS:-0}\n`, { mode: 0o755 });
+      const source = join(dir, "share", "ether", "kopia", "immich");
+      const script = join(dir, "mirror.sh");
+      writeFileSync(
+        script,
+        kopiaMirrorScript({ sourcePath: source, bucket: "ether-kopia-00dde2", prefix: "immich.mirror/nas/", endpoint: "s3.us-east-005.backblazeb2.com", region: "us-east-005", notify: { app: "immich", item: "kopia-nas-b2" } }),
+      );
+      const secrets = { KOPIA_PASSWORD: "kopia-S3cret", AWS_ACCESS_KEY_ID: "AKIA-mirror-id", AWS_SECRET_ACCESS_KEY: "mirror-S3cret-key" };
+      const mirror = (env: Record<string, string> = {}) => {
+        rmSync(calls, { force: true });
+        const result = spawnSync("sh", [script], { env: { PATH: `${bin}:${process.env.PATH}`, TMPDIR: dir, ...secrets, ...env }, encoding: "utf8" });
+        return { ...result, calls: existsSync(calls) ? readFileSync(calls, "utf8").trim().split("\n") : [] };
+      };
+
+      it("refuses an unmounted share or a missing repository before kopia runs", () => {
+        const missing = mirror();
+        assert.equal(missing.status, 1);
+        assert.match(missing.stderr, /is the NAS share mounted\?/);
+        mkdirSync(source, { recursive: true });
+        const empty = mirror();
+        assert.equal(empty.status, 1);
+        assert.match(empty.stderr, /holds no Kopia repository/);
+        assert.deepEqual([...missing.calls, ...empty.calls], [], "kopia never ran");
+        assert.match(mirror({ AWS_SECRET_ACCESS_KEY: "" }).stderr, /missing environment variables: AWS_SECRET_ACCESS_KEY/);
+      });
+
+      it("connects read-only and syncs with --delete, keys only in the environment, and fails when kopia does", () => {
+        mkdirSync(source, { recursive: true });
+        writeFileSync(join(source, "kopia.repository.f"), "{}");
+        const result = mirror();
+        assert.equal(result.status, 0, result.stderr);
+        assert.equal(result.calls.length, 2);
+        assert.match(result.calls[0], new RegExp(`repository connect filesystem --path=${source} --readonly --no-persist-credentials`));
+        assert.match(result.calls[1], /repository sync-to s3 --bucket=ether-kopia-00dde2 --prefix=immich\.mirror\/nas\/ --endpoint=s3\.us-east-005\.backblazeb2\.com --region=us-east-005 --delete --parallel=4$/);
+        for (const value of Object.values(secrets)) assert.ok(!result.calls.join("\n").includes(value), "no secret on a command line");
+        assert.match(result.stdout, /done: mirrored the Kopia repository/);
+        const failed = mirror({ FAKE_KOPIA_STATUS: "3" });
+        assert.equal(failed.status, 3);
+        assert.match(failed.stderr, /FAILED at step: connect to the NAS repository/);
+      });
+
+      it("refuses arguments that would not be one bucket and prefix", () => {
+        const base = { sourcePath: "/backup/x", bucket: "b-ucket", prefix: "a.mirror/nas/", endpoint: "s3.example.com", region: "auto", notify: { app: "a", item: "i" } };
+        assert.throws(() => kopiaMirrorScript({ ...base, prefix: "a.mirror/nas" }), /prefix/);
+        assert.throws(() => kopiaMirrorScript({ ...base, endpoint: "https://s3.example.com" }), /endpoint/);
+        assert.throws(() => kopiaMirrorScript({ ...base, bucket: "B'; rm -rf /" }), /bucket/);
+      });
     });
   });
 });

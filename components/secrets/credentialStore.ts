@@ -3,7 +3,9 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { StackConfig } from "../../domain/config/schema";
 import { LABELS } from "../../domain/naming";
+import { planBackups } from "../../domain/plan";
 import { bucketFields, PasswordName, passwordGenerations, rotationId, SecretOwner } from "../../domain/secrets";
+import { secretStoreNamespaces } from "../../domain/storage";
 import type { ConsumerCredential } from "../storage/credentials";
 
 export interface CredentialStoreArgs {
@@ -21,6 +23,7 @@ export interface CredentialStoreArgs {
  * Generates repository passwords and cipher passes, and writes every generated credential to the
  * secret store: one Secret per owner in the system namespace, copied by a PushSecret into one
  * store item per owner. With the kubernetes provider, also creates the in-cluster store.
+ * A store it creates serves only the namespaces the plan uses.
  */
 export class CredentialStore extends pulumi.ComponentResource {
   static readonly __pulumiType = "homelab-backups:secrets:CredentialStore";
@@ -159,12 +162,16 @@ export class CredentialStore extends pulumi.ComponentResource {
     };
   }
 
-  /** The store every ExternalSecret and PushSecret refers to, with the given provider block. */
+  /**
+   * The store every ExternalSecret and PushSecret refers to, with the given provider block. It is
+   * cluster-wide, so conditions keep other namespaces from reading the backup credentials through it.
+   */
   private storeResource(config: StackConfig, labels: Record<string, string>, provider: Record<string, unknown>): void {
     const store = config.secretStore;
+    const conditions = [{ namespaces: secretStoreNamespaces(config, planBackups(config)) }];
     new k8s.apiextensions.CustomResource(
       "store",
-      { apiVersion: "external-secrets.io/v1", kind: store.kind, metadata: { name: store.name, labels }, spec: { provider } },
+      { apiVersion: "external-secrets.io/v1", kind: store.kind, metadata: { name: store.name, labels }, spec: { conditions, provider } },
       { parent: this },
     );
   }

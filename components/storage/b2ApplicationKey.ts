@@ -8,8 +8,8 @@
  * a reference to an imported module or an `export const` (compiled to `exports.X`) would drag
  * that module into the serialized text.
  *
- * The client functions (`authorize`, `resolveBucketId`, `createKey`, `deleteKey`, `withRetry`)
- * are exported for tests and work without Pulumi.
+ * The client functions (`authorize`, `resolveBucketId`, `createKey`, `listKeys`, `deleteKey`,
+ * `withRetry`) are exported for tests and work without Pulumi.
  */
 import * as pulumi from "@pulumi/pulumi";
 
@@ -33,6 +33,8 @@ const MAX_DELAY_FACTOR = 30;
 const DEFAULT_TIMEOUT_MS = 30_000;
 /** Statuses worth retrying: B2's rate limit and transient server errors. Never 400 or 401. */
 const RETRYABLE_STATUSES = [408, 429, 500, 502, 503, 504];
+/** Keys per b2_list_keys page (B2 allows up to 10 000). */
+const LIST_KEYS_PAGE_SIZE = 1000;
 
 /** Capabilities B2 accepts on a key restricted to one bucket (b2_create_key, 2025). */
 const BUCKET_KEY_CAPABILITIES = [
@@ -131,6 +133,15 @@ export interface CreateKeyRequest {
   bucketIds: string[];
   namePrefix?: string;
   validDurationInSeconds?: number;
+}
+
+/** A key as b2_list_keys describes it; the list never shows a key's secret. */
+export interface ListedKey {
+  applicationKeyId: string;
+  keyName: string;
+  capabilities: string[];
+  bucketIds: string[];
+  namePrefix?: string;
 }
 
 /** b2_create_key's answer; `applicationKey` is returned this once only. */
@@ -306,13 +317,18 @@ function callB2(operation: string, url: string, init: RequestInit, context: Cont
   return withRetry(`B2 ${operation}`, () => requestJson(operation, url, init, context), context.retry);
 }
 
-function postB2(auth: B2Authorization, operation: string, body: Record<string, unknown>, context: Context) {
+function postRequest(auth: B2Authorization, operation: string, body: Record<string, unknown>): { url: string; init: RequestInit } {
   const init: RequestInit = {
     method: "POST",
     headers: { Authorization: auth.authorizationToken, "Content-Type": "application/json" },
     body: JSON.stringify(body),
   };
-  return callB2(operation, `${auth.apiUrl.replace(/\/+$/, "")}${API_PATH}${operation}`, init, context);
+  return { url: `${auth.apiUrl.replace(/\/+$/, "")}${API_PATH}${operation}`, init };
+}
+
+function postB2(auth: B2Authorization, operation: string, body: Record<string, unknown>, context: Context) {
+  const { url, init } = postRequest(auth, operation, body);
+  return callB2(operation, url, init, context);
 }
 
 /** Secrets an error message about `auth` must not contain. */
@@ -386,9 +402,15 @@ export async function resolveBucketId(auth: B2Authorization, bucketName: string,
   return match.bucketId as string;
 }
 
-/** b2_create_key. The answer holds the key's secret, which B2 never shows again. */
+/**
+ * b2_create_key. The answer holds the key's secret, which B2 never shows again, so a create whose
+ * answer is lost (network error, timeout, 408, 5xx, a reply without the secret) may have left a
+ * live key nobody can use or will delete: before it tries again, or gives up, it deletes every
+ * key that request could have made (see strayKeys). 429 and other 4xx answers are clear refusals.
+ */
 export async function createKey(auth: B2Authorization, request: CreateKeyRequest, options?: B2CallOptions): Promise<CreatedKey> {
   const context = contextOf(options, authSecrets(auth));
+  const operation = "B2 b2_create_key";
   const body: Record<string, unknown> = {
     accountId: auth.accountId,
     keyName: request.keyName,
@@ -397,9 +419,24 @@ export async function createKey(auth: B2Authorization, request: CreateKeyRequest
   };
   if (request.namePrefix) body.namePrefix = request.namePrefix;
   if (request.validDurationInSeconds !== undefined) body.validDurationInSeconds = request.validDurationInSeconds;
+  const { url, init } = postRequest(auth, "b2_create_key", body);
   let answer: Record<string, unknown>;
   try {
-    answer = await postB2(auth, "b2_create_key", body, context);
+    answer = await withRetry(
+      operation,
+      async () => {
+        try {
+          const reply = await requestJson("b2_create_key", url, init, context);
+          requiredString(reply, "applicationKeyId", operation);
+          requiredString(reply, "applicationKey", operation);
+          return reply;
+        } catch (error) {
+          if (mayHaveCreated(error)) await removeStrayKeys(auth, request, error, options);
+          throw error;
+        }
+      },
+      context.retry,
+    );
   } catch (error) {
     if (isB2Error(error) && error.status === 401) {
       throw rephrase(
@@ -412,13 +449,11 @@ export async function createKey(auth: B2Authorization, request: CreateKeyRequest
     }
     throw error;
   }
-  const operation = "B2 b2_create_key";
-  const applicationKey = requiredString(answer, "applicationKey", operation);
   const stringList = (value: unknown, fallback: string[]) =>
     Array.isArray(value) && value.every((item) => typeof item === "string") ? (value as string[]) : fallback;
   const created: CreatedKey = {
     applicationKeyId: requiredString(answer, "applicationKeyId", operation),
-    applicationKey,
+    applicationKey: requiredString(answer, "applicationKey", operation),
     keyName: typeof answer.keyName === "string" ? answer.keyName : request.keyName,
     capabilities: stringList(answer.capabilities, request.capabilities),
     bucketIds: stringList(answer.bucketIds, request.bucketIds),
@@ -427,6 +462,84 @@ export async function createKey(auth: B2Authorization, request: CreateKeyRequest
   if (typeof answer.namePrefix === "string" && answer.namePrefix) created.namePrefix = answer.namePrefix;
   if (typeof answer.expirationTimestamp === "number") created.expirationTimestamp = answer.expirationTimestamp;
   return created;
+}
+
+/** Whether a failed b2_create_key may have created the key anyway: all but a clear 4xx answer. */
+function mayHaveCreated(error: unknown): boolean {
+  if (!isB2Error(error)) return true;
+  return !(error.status >= 400 && error.status < 500 && error.status !== 408);
+}
+
+function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+  const left = [...new Set(a)].sort();
+  const right = [...new Set(b)].sort();
+  return left.length === right.length && left.every((item, index) => item === right[index]);
+}
+
+/**
+ * Keys `request` could have made: its name, buckets, prefix and capabilities. Matching on all of
+ * them, not the name alone, spares the key a replacement is about to retire, which keeps its name
+ * when only its capabilities or prefix change.
+ */
+function strayKeys(keys: readonly ListedKey[], request: CreateKeyRequest): ListedKey[] {
+  return keys.filter(
+    (key) =>
+      key.keyName === request.keyName &&
+      (key.namePrefix ?? "") === (request.namePrefix ?? "") &&
+      sameStrings(key.bucketIds, request.bucketIds) &&
+      sameStrings(key.capabilities, request.capabilities),
+  );
+}
+
+/** Deletes the keys a create that failed without a clear answer may have left; says what to do when it cannot. */
+async function removeStrayKeys(auth: B2Authorization, request: CreateKeyRequest, failure: unknown, options?: B2CallOptions): Promise<void> {
+  try {
+    for (const key of strayKeys(await listKeys(auth, options), request)) await deleteKey(auth, key.applicationKeyId, options);
+  } catch (error) {
+    const failed = isB2Error(failure) ? failure.message : "an unexpected error";
+    const cause = error instanceof Error ? error.message : String(error);
+    throw b2Error(
+      `B2 b2_create_key got no clear answer (${failed}), so it may have created key "${request.keyName}", and removing such a key failed: ${cause} Delete every key named "${request.keyName}" in the B2 console (Application Keys), then run \`pulumi up\` again.`,
+      // The create's status, not the cleanup's: a 401 here must not read as "needs writeKeys".
+      { status: isB2Error(failure) ? failure.status : 0, code: "stray_key_cleanup_failed", detail: isB2Error(error) ? error.detail : "", retryable: false },
+    );
+  }
+}
+
+/** b2_list_keys, every page: the account's keys, without their secrets. */
+export async function listKeys(auth: B2Authorization, options?: B2CallOptions): Promise<ListedKey[]> {
+  const context = contextOf(options, authSecrets(auth));
+  const keys: ListedKey[] = [];
+  let start: string | undefined;
+  for (;;) {
+    const body: Record<string, unknown> = { accountId: auth.accountId, maxKeyCount: LIST_KEYS_PAGE_SIZE };
+    if (start) body.startApplicationKeyId = start;
+    let answer: Record<string, unknown>;
+    try {
+      answer = await postB2(auth, "b2_list_keys", body, context);
+    } catch (error) {
+      if (isB2Error(error) && error.status === 401) {
+        throw rephrase(error, `B2 refused to list keys (401 ${error.code}): the key in ${credentialsRef(context.destination)} needs the listKeys capability.${said(error.detail)}`);
+      }
+      throw error;
+    }
+    const page = Array.isArray(answer.keys) ? (answer.keys as unknown[]) : [];
+    for (const entry of page) {
+      if (entry === null || typeof entry !== "object") continue;
+      const key = entry as Record<string, unknown>;
+      if (typeof key.applicationKeyId !== "string" || typeof key.keyName !== "string") continue;
+      const strings = (value: unknown) => (Array.isArray(value) ? value.filter((item): item is string => typeof item === "string") : []);
+      const listed: ListedKey = { applicationKeyId: key.applicationKeyId, keyName: key.keyName, capabilities: strings(key.capabilities), bucketIds: strings(key.bucketIds) };
+      if (typeof key.namePrefix === "string" && key.namePrefix) listed.namePrefix = key.namePrefix;
+      keys.push(listed);
+    }
+    const next = answer.nextApplicationKeyId;
+    if (typeof next !== "string" || !next) return keys;
+    if (next === start) {
+      throw b2Error(`B2 b2_list_keys: B2 answered the same page twice (nextApplicationKeyId ${next})`, { status: 200, code: "bad_response", detail: "", retryable: false });
+    }
+    start = next;
+  }
 }
 
 function alreadyGone(error: B2Error): boolean {
@@ -717,7 +830,7 @@ export const b2ApplicationKeyProvider: pulumi.dynamic.ResourceProvider<Props, Pr
 // The resource
 
 export interface B2ApplicationKeyArgs {
-  /** Id of the B2 key Pulumi manages keys with (listBuckets, writeKeys, deleteKeys); kept secret. */
+  /** Id of the B2 key Pulumi manages keys with (listBuckets, listKeys, writeKeys, deleteKeys); kept secret. */
   authKeyId: pulumi.Input<string>;
   /** Secret of that key; kept secret. */
   authKey: pulumi.Input<string>;

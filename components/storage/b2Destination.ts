@@ -69,8 +69,9 @@ export class B2Destination extends pulumi.ComponentResource {
       const resource = new aws.s3.Bucket(
         logical,
         // Object lock can only be switched on at creation; it is on for every bucket so that a
-        // tier change never means a new bucket. No default retention: the tools prune.
-        { bucket: bucket.name, objectLockEnabled: true, forceDestroy: false, tags: { "homelab-backups": args.cluster, purpose: bucket.purpose } },
+        // tier change never means a new bucket. No default retention: the tools prune. No tags:
+        // B2's S3 API has no bucket tagging, and the provider would send them with CreateBucket.
+        { bucket: bucket.name, objectLockEnabled: true, forceDestroy: false },
         { parent: this, provider, protect: true, retainOnDelete: true },
       );
       bucketResources.set(bucket.name, resource);

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
 import type { StackConfig } from "../../domain/config/schema";
 import type { PlannedBucket } from "../../domain/plan";
-import { BucketConsumer, R2_PERMISSION_GROUPS, r2BucketResource, r2S3Endpoint } from "../../domain/storage";
+import { BucketConsumer, permissionGroupId, R2_PERMISSION_GROUPS, r2BucketResource, R2LockPrefix, r2S3Endpoint } from "../../domain/storage";
 import { ConsumerCredential } from "./credentials";
 
 type R2Config = Extract<StackConfig["destinations"][string], { kind: "r2" }>;
@@ -14,7 +14,7 @@ export interface R2DestinationArgs {
   /** The destination's config. */
   destination: R2Config;
   /** Buckets the plan puts on this destination, with the prefixes to lock in immutable ones. */
-  buckets: Array<PlannedBucket & { lockPrefixes: string[] }>;
+  buckets: Array<PlannedBucket & { lockPrefixes: R2LockPrefix[] }>;
   /** Consumers that each get their own bucket-scoped token. */
   consumers: BucketConsumer[];
   /** The API token Pulumi uses (secret). */
@@ -22,9 +22,9 @@ export interface R2DestinationArgs {
 }
 
 /**
- * Cloudflare R2: buckets with a location hint and jurisdiction, bucket locks on the prefixes the
- * backup tools never rewrite (tier-1 buckets), a lifecycle that aborts stale multipart uploads,
- * and one API token per consumer scoped to exactly one bucket, turned into S3 credentials.
+ * Cloudflare R2: buckets with a location hint and jurisdiction, bucket locks in tier-1 buckets
+ * (see r2LockPrefixes), a lifecycle that aborts stale multipart uploads, and one API token per
+ * consumer scoped to exactly one bucket, turned into S3 credentials.
  */
 export class R2Destination extends pulumi.ComponentResource {
   static readonly __pulumiType = "homelab-backups:storage:R2Destination";
@@ -51,11 +51,7 @@ export class R2Destination extends pulumi.ComponentResource {
     const groupIds = R2_PERMISSION_GROUPS.map((group) =>
       cloudflare
         .getApiTokenPermissionGroupsListOutput({ name: encodeURIComponent(group) }, { parent: this, provider })
-        .apply((list) => {
-          const found = list.results.find((result) => result.name === group) ?? list.results[0];
-          if (!found) throw new Error(`Cloudflare has no API token permission group named "${group}"`);
-          return found.id;
-        }),
+        .apply((list) => permissionGroupId(group, list.results)),
     );
 
     const common = { accountId: destination.accountId, jurisdiction: destination.jurisdiction };
@@ -88,12 +84,14 @@ export class R2Destination extends pulumi.ComponentResource {
           {
             ...common,
             bucketName: resource.name,
-            rules: bucket.lockPrefixes.map((prefix, index) => ({
-              id: `written-once-${index}`,
-              enabled: true,
-              prefix,
-              condition: { type: "Age", maxAgeSeconds: destination.lockDays * 86400 },
-            })),
+            rules: [
+              ...bucket.lockPrefixes
+                .filter((rule) => rule.retention === "age")
+                .map(({ prefix }, index) => ({ id: `written-once-${index}`, enabled: true, prefix, condition: { type: "Age", maxAgeSeconds: destination.lockDays * 86400 } })),
+              ...bucket.lockPrefixes
+                .filter((rule) => rule.retention === "indefinite")
+                .map(({ prefix }, index) => ({ id: `repository-keys-${index}`, enabled: true, prefix, condition: { type: "Indefinite" } })),
+            ],
           },
           { parent: this, provider, protect: true, retainOnDelete: true },
         );

@@ -150,9 +150,10 @@ function formatIssue(issue: z.core.$ZodIssue, schema: AnySchema, root: unknown):
     }
     case "invalid_key":
       return [`${formatPath(path)}: key ${describeValue(input)} is not valid: ${issue.issues.map((inner) => inner.message).join("; ")}`];
-    case "invalid_format":
     case "too_small":
     case "too_big":
+      return [`${formatPath(path)}: ${boundMessage(issue)}${got}`];
+    case "invalid_format":
     case "not_multiple_of":
       return [`${formatPath(path)}: ${issue.message}${got}`];
     case "custom": {
@@ -165,8 +166,28 @@ function formatIssue(issue: z.core.$ZodIssue, schema: AnySchema, root: unknown):
   }
 }
 
+/** zod's default bound messages ("Too small: expected number to be >0") in the words of the rest. */
+function boundMessage(issue: z.core.$ZodIssueTooSmall | z.core.$ZodIssueTooBig): string {
+  // A schema's own message (from `error:` or `.describe`-level options) wins.
+  if (!/^Too (small|big)/.test(issue.message)) return issue.message;
+  const small = issue.code === "too_small";
+  const inclusive = issue.inclusive !== false;
+  const bound = String(issue.code === "too_small" ? issue.minimum : issue.maximum);
+  const relation = small ? (inclusive ? "at least" : "more than") : inclusive ? "at most" : "less than";
+  switch (issue.origin) {
+    case "string":
+      return `expected ${relation} ${bound} characters`;
+    case "array":
+    case "set":
+      return `expected ${relation} ${bound} entries`;
+    default:
+      return `expected a value ${relation} ${bound}`;
+  }
+}
+
 function article(expected: string): string {
   const words: Record<string, string> = {
+    record: "a mapping of names to settings",
     object: "an object",
     array: "a list",
     string: "a string",

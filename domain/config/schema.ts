@@ -5,13 +5,17 @@
 import { z } from "zod";
 import { cnpgScheduleError, isValidTimeZone, parseSchedule, SCHEDULE_HELP } from "../schedule";
 import { DNS_LABEL, DNS_LABEL_HELP } from "../naming";
-import { QUANTITY, QUANTITY_HELP } from "../quantity";
+import { QUANTITY, QUANTITY_HELP, quantityBytes } from "../quantity";
 import { DEFAULT_IMAGES, isPinned } from "../images";
+import { TIER_DEFINITIONS } from "../tiers";
+import { readWritePathError } from "../hostBackup";
 
 export const PROJECT = "homelab-backups";
 
 const dnsLabel = () => z.string().max(63, { error: "must be at most 63 characters" }).regex(DNS_LABEL, { error: `must be ${DNS_LABEL_HELP}` });
 const quantity = () => z.string().regex(QUANTITY, { error: `must be ${QUANTITY_HELP}` });
+/** A size that must not be zero: a claim or cache of 0 bytes cannot hold anything. */
+const size = () => quantity().refine((value) => !QUANTITY.test(value) || quantityBytes(value) > 0, { error: "must be larger than zero" });
 const hostname = () =>
   z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/, { error: "must be a hostname or IP address" });
 const absolutePath = () => z.string().regex(/^\/[^\0]*$/, { error: "must be an absolute path starting with /" });
@@ -205,11 +209,20 @@ export const destinationSchema = z.discriminatedUnion("kind", [nfsDestination, b
 
 const volumeSchema = z.strictObject({
   claim: dnsLabel().optional().describe("PersistentVolumeClaim name (default: the volume's key)"),
-  capacity: quantity().describe("Claim size"),
+  capacity: size().describe("Claim size"),
   mover: z.enum(["restic", "kopia"]).default("restic").describe("restic (upstream VolSync) or kopia (the perfectra1n fork)"),
   uid: z.int().min(0).default(1000).describe("User id owning the files; movers run as it"),
   gid: z.int().min(0).default(1000).describe("Group id owning the files"),
-  storageClass: z.string().min(1).optional().describe("StorageClass of the claim (default: cluster.storageClass)"),
+  storageClass: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("StorageClass of the claim (default: cluster.storageClass); another class needs its own volumeSnapshotClass"),
+  volumeSnapshotClass: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("VolumeSnapshotClass of the claim's copies and CSI snapshots, of its StorageClass's CSI driver (default: cluster.volumeSnapshotClass, when the claim is on cluster.storageClass)"),
   restoreOnBootstrap: z
     .boolean()
     .default(false)
@@ -218,8 +231,16 @@ const volumeSchema = z.strictObject({
     .boolean()
     .default(false)
     .describe("Tier 1 bootstraps stop when the repository has no backup of this volume; set true for the very first deploy"),
-  cacheCapacity: quantity().default("2Gi").describe("Mover cache size, independent of the data size"),
+  cacheCapacity: size().default("2Gi").describe("Mover cache size, independent of the data size"),
   expectedSize: quantity().optional().describe("Expected data size, for cost estimates (default: capacity)"),
+  canary: z
+    .boolean()
+    .optional()
+    .describe("Write a canary file (.homelab-backups-canary) to the claim's root daily before the drilled backup, and make the restore drill find it (default: true when the volume is drilled)"),
+  appSelector: z
+    .record(z.string(), z.string())
+    .optional()
+    .describe("Labels of the app's pods that mount the claim: the canary job runs on their node, as a ReadWriteOnce claim needs (default app.kubernetes.io/name: <app>)"),
 });
 
 const cnpgDatabase = z.strictObject({
@@ -299,7 +320,72 @@ export const appSchema = z.strictObject({
     .describe("PostgreSQL databases"),
   sqlite: z.record(dnsLabel(), sqliteSchema).default({}).describe("SQLite files backed up with the online backup API"),
   redis: z.record(dnsLabel(), redisSchema).default({}).describe("Redis instances backed up as RDB snapshots"),
+  kopiaMirrors: z
+    .array(dnsLabel())
+    .default([])
+    .describe(
+      "Offsite b2/r2 destinations the app's NAS Kopia repository is mirrored to daily (kopia repository sync-to --delete), into the Kopia bucket of the app's own copies there; in this order, an hour apart from an hour into the backup window",
+    ),
 });
+
+/** What the app cross-checks below read: shapes declared above, so the stack schema's own type stays out of them. */
+interface AppReferences {
+  cluster: { storageClass: string; volumeSnapshotClass: string; moverStorageClassDenylist: string[] };
+  destinations: Record<string, { kind: string }>;
+  tiers: Partial<Record<"1" | "2" | "3", { destinations?: string[] } | undefined>>;
+  apps: Record<string, z.output<typeof appSchema>>;
+}
+
+/**
+ * Checks between an app's volumes and the rest of the stack: a claim on another StorageClass names
+ * the VolumeSnapshotClass of that class's driver, and a Kopia mirror has a NAS repository to read
+ * and a Kopia bucket of the app's to write to.
+ */
+function checkAppVolumes(config: AppReferences, ctx: z.RefinementCtx): void {
+  const issue = (path: PropertyKey[], message: string) => ctx.addIssue({ code: "custom", path, message });
+  const cluster = config.cluster;
+  for (const [appName, app] of Object.entries(config.apps)) {
+    for (const [volumeName, volume] of Object.entries(app.volumes)) {
+      if (volume.storageClass === undefined || volume.storageClass === cluster.storageClass || volume.volumeSnapshotClass) continue;
+      // A denylisted class is refused for itself (the cross-checks say why): that comes first.
+      if (cluster.moverStorageClassDenylist.includes(volume.storageClass)) continue;
+      issue(
+        ["apps", appName, "volumes", volumeName, "volumeSnapshotClass"],
+        `is required: the claim is on StorageClass "${volume.storageClass}", not cluster.storageClass "${cluster.storageClass}", whose VolumeSnapshotClass "${cluster.volumeSnapshotClass}" belongs to another CSI driver; ` +
+          `set apps.${appName}.volumes.${volumeName}.volumeSnapshotClass to a VolumeSnapshotClass of ${volume.storageClass}'s driver`,
+      );
+    }
+    if (app.kopiaMirrors.length === 0) continue;
+    const mirrorsPath = ["apps", appName, "kopiaMirrors"];
+    const kopia = Object.values(app.volumes).filter((volume) => volume.mover === "kopia");
+    const tierKey = String(app.tier) as "1" | "2" | "3";
+    const kinds: readonly string[] = TIER_DEFINITIONS[app.tier].defaults.destinationKinds;
+    const destinations =
+      app.destinations ?? config.tiers[tierKey]?.destinations ?? Object.keys(config.destinations).filter((name) => kinds.includes(config.destinations[name].kind));
+    const listed = `apps.${appName}.destinations${app.destinations ? "" : ` (or tiers.${tierKey}.destinations)`}`;
+    if (kopia.length === 0) {
+      issue(mirrorsPath, "mirrors the app's NAS Kopia repository, but no volume of the app uses mover: kopia");
+      continue;
+    }
+    if (!destinations.some((name) => config.destinations[name]?.kind === "nfs")) {
+      issue(mirrorsPath, `mirrors the app's NAS Kopia repository, but the app's destinations (${destinations.join(", ") || "none"}) include no nfs destination; add one to ${listed}`);
+      continue;
+    }
+    if (kopia[0].uid === 0) {
+      issue(mirrorsPath, "the mirror reads the NAS repository as the files' owner, here uid 0, which Pod Security restricted does not admit; run the app's Kopia volumes as a non-root uid");
+    }
+    app.kopiaMirrors.forEach((name, index) => {
+      const path = [...mirrorsPath, index];
+      const kind = config.destinations[name]?.kind;
+      if (app.kopiaMirrors.indexOf(name) !== index) issue(path, `"${name}" is listed twice`);
+      else if (kind === undefined) issue(path, `unknown destination "${name}"; configured destinations: ${Object.keys(config.destinations).join(", ") || "none"}`);
+      else if (kind !== "b2" && kind !== "r2") issue(path, `"${name}" is a ${kind} destination; Kopia mirrors go to b2 or r2 object storage`);
+      else if (!destinations.includes(name)) {
+        issue(path, `"${name}" is not one of the app's destinations (${destinations.join(", ")}): the mirror lands in the Kopia bucket of the app's own copies there; add it to ${listed}`);
+      }
+    });
+  }
+}
 
 const datasetSchema = z.strictObject({
   dataset: z
@@ -339,6 +425,15 @@ const hostSchema = z.strictObject({
   excludes: z.array(z.string().min(1)).default([]).describe("restic --exclude patterns"),
   preHook: z.string().min(1).optional().describe('Shell run before the backup, e.g. "pg_dumpall > /var/backup/pg.sql"'),
   postHook: z.string().min(1).optional().describe("Shell run after the backup, even when it failed"),
+  readWritePaths: z
+    .array(
+      z.string().superRefine((path, ctx) => {
+        const error = readWritePathError(path);
+        if (error) ctx.addIssue({ code: "custom", message: error, input: path });
+      }),
+    )
+    .default([])
+    .describe("Paths the hooks write, e.g. /var/backup for the preHook's dump: the service sees everything else read-only (ProtectSystem=strict); each must exist on the host"),
   destinations: z.array(dnsLabel()).optional().describe("Offsite destinations (default: the tier's b2/r2)"),
   schedule: scheduleOverride.optional(),
   retention: retentionOverride.optional(),
@@ -489,7 +584,7 @@ export const stackConfigSchema = z.strictObject({
   rotations: rotationsSchema,
   images: imagesSchema.prefault({}),
   operators: operatorsSchema.prefault({}),
-});
+}).superRefine((config, ctx) => checkAppVolumes(config, ctx));
 
 export type StackConfig = z.output<typeof stackConfigSchema>;
 export type StackConfigInput = z.input<typeof stackConfigSchema>;

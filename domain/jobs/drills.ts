@@ -18,7 +18,9 @@
  * non-empty regular files (every k-th of the snapshot's listing, so they spread over the tree)
  * and compare each one's size with the listing. Every restic call uses `--no-cache`, so nothing
  * is read from a cache instead of the repository. `restic check` takes restic's exclusive lock:
- * schedule the drill away from the volume's backups and prunes.
+ * schedule the drill away from the volume's backups and prunes. With a `canary` option they also
+ * restore the canary file the volume's canary CronJob writes (domain/jobs/canary.ts) and fail when
+ * the snapshot holds none, a malformed one, another volume's, or one much older than the snapshot.
  *
  * Dump and pgBackRest drills run in two containers sharing an emptyDir at `DRILL_SCRATCH`
  * (`SCRATCH` in the environment overrides it, for tests). The init container fetches the newest
@@ -60,6 +62,7 @@
  * mode, drillReport) also read NTFY_TOKEN and HEALTHCHECKS_URL; every script but drillReport
  * reads TMPDIR (/tmp).
  */
+import { CANARY_FILE, CANARY_PREFIX, canaryLine } from "./canary";
 import { kopiaConnectFunction } from "./restoreCheck";
 import {
   checkDir,
@@ -507,12 +510,14 @@ function verifyStatusPart(job: string): string[] {
  * Restore drill of a VolSync restic repository (RESTIC_REPOSITORY, RESTIC_PASSWORD and AWS_* from
  * the mover's Secret). `readDataSubset` is restic's `--read-data-subset` ("n/t", "x%" or a size
  * such as "500M"). Files whose names restic escapes in JSON or that hold glob characters
- * (`*?[\`) are not sampled (restic --include takes patterns).
+ * (`*?[\`) are not sampled (restic --include takes patterns). With `canary`, the canary at the
+ * volume's root is restored with the samples and checked (see canaryCheckPart).
  */
-export function resticVolumeDrillScript(o: { notify: Notify; maxAgeHours: number; sampleFiles: number; readDataSubset: string }): string {
+export function resticVolumeDrillScript(o: { notify: Notify; maxAgeHours: number; sampleFiles: number; readDataSubset: string; canary?: CanaryCheck }): string {
   checkNotify(o.notify);
   checkHours(o.maxAgeHours, "maxAgeHours");
   checkSample(o.sampleFiles);
+  checkCanary(o.canary);
   if (!/^(\d+\/\d+|\d+(\.\d+)?%|\d+[kKmMgGtT]?)$/.test(o.readDataSubset)) {
     throw new Error(`readDataSubset: ${JSON.stringify(o.readDataSubset)} must be 'n/t', 'x%' or a size such as '500M'`);
   }
@@ -558,11 +563,25 @@ export function resticVolumeDrillScript(o: { notify: Notify; maxAgeHours: number
     "  sed 's/^[0-9]* /  /' \"$work/sample\"",
     "}",
     "",
+    ...(o.canary
+      ? [
+          "# VolSync's restic mover backs up the volume's root as the snapshot's root (restic backup . in",
+          "# /data); a backup of the directory /data itself keeps it under /data.",
+          "find_canary() {",
+          "  canary_path=''",
+          `  if grep -q ${canaryListed("/")} "$work/files"; then canary_path=/${CANARY_FILE}`,
+          `  elif grep -q ${canaryListed("/data/")} "$work/files"; then canary_path=/data/${CANARY_FILE}; fi`,
+          "}",
+          "",
+          ...canaryCheckPart(o.canary),
+        ]
+      : []),
     "restore_sample() {",
     "  set --",
     "  while IFS= read -r line; do",
     '    set -- "$@" --include "${line#* }"',
     '  done <"$work/sample"',
+    ...(o.canary ? ['  if [ -n "$canary_path" ]; then set -- "$@" --include "$canary_path"; fi'] : []),
     '  restore_started=$(date -u +%s)',
     '  restic --no-cache restore "$snap_id" --target "$work/restore" "$@"',
     "  restore_seconds=$(($(date -u +%s) - restore_started))",
@@ -590,9 +609,15 @@ export function resticVolumeDrillScript(o: { notify: Notify; maxAgeHours: number
     'run "restic check --read-data-subset=$READ_DATA_SUBSET" restic --no-cache check --read-data-subset="$READ_DATA_SUBSET"',
     'run "list the files of snapshot $snap_short" list_files',
     "run 'pick the sample files' pick_sample",
-    'run "restore $sampled sample files of snapshot $snap_short" restore_sample',
+    ...(o.canary
+      ? [
+          `run 'find the canary ${CANARY_FILE}' find_canary`,
+          'run "restore $sampled sample files and the canary of snapshot $snap_short" restore_sample',
+        ]
+      : ['run "restore $sampled sample files of snapshot $snap_short" restore_sample']),
     "run 'compare the restored files with the listing' compare_sizes",
-    'summary="restored $checked of $total_files files ($bytes bytes) from snapshot $snap_short of $snap_time ($(hours_old "$age") old, $snapshot_count snapshots), sizes match;'
+    ...(o.canary ? [`run 'check the canary ${CANARY_FILE}' check_canary "\${canary_path:+$work/restore$canary_path}"`] : []),
+    `summary="restored $checked of $total_files files ($bytes bytes) from snapshot $snap_short of $snap_time ($(hours_old "$age") old, $snapshot_count snapshots), sizes match${o.canary ? "$canary_note" : ""};`
       + ' restic check --read-data-subset=$READ_DATA_SUBSET passed; restore took $restore_seconds s, the drill $(($(date -u +%s) - started)) s"',
   ]);
 }
@@ -619,6 +644,81 @@ function resticPasswordPart(): string[] {
 
 function checkSample(sampleFiles: number): void {
   if (!Number.isInteger(sampleFiles) || sampleFiles < 1 || sampleFiles > 1000) throw new Error(`sampleFiles: expected 1 to 1000, got ${sampleFiles}`);
+}
+
+/** What a volume drill checks of the canary its canary CronJob writes (domain/jobs/canary.ts). */
+export interface CanaryCheck {
+  /** The app and volume key the canary must name. */
+  app: string;
+  volume: string;
+  /** Hours the canary may be older than the snapshot it is restored from (domain/canary.ts). */
+  maxAgeHours: number;
+}
+
+function checkCanary(canary: CanaryCheck | undefined): void {
+  if (!canary) return;
+  checkName(canary.app, "canary.app");
+  checkName(canary.volume, "canary.volume");
+  checkHours(canary.maxAgeHours, "canary.maxAgeHours");
+}
+
+/** `grep` pattern of a listing line ('<size> <path>') of the canary at `prefix`. */
+function canaryListed(prefix: string): string {
+  return shq(`^[0-9][0-9]* ${prefix}${CANARY_FILE.replace(/\./g, "\\.")}$`);
+}
+
+/**
+ * `check_canary FILE`: the restored canary (FILE empty when the snapshot lists none) names this
+ * volume, and was written at most CANARY_MAX_AGE_HOURS before the snapshot (snap_epoch); sets
+ * canary_note for the summary. Needs timePart's hours_old.
+ */
+function canaryCheckPart(canary: CanaryCheck): string[] {
+  return [
+    `CANARY_LINE=${shq(canaryLine(canary.app, canary.volume))}`,
+    `CANARY_WORDS=${shq(`${CANARY_PREFIX} `)}`,
+    `CANARY_MAX_AGE_HOURS=${canary.maxAgeHours}`,
+    "canary_note=''",
+    "",
+    "check_canary() {",
+    '  if [ -z "$1" ] || [ ! -f "$1" ] || [ ! -s "$1" ]; then',
+    `    echo "the newest snapshot ($snap_short) holds no canary file ${CANARY_FILE}: the backup does not contain what the canary job wrote to the volume" >&2`,
+    "    return 1",
+    "  fi",
+    "  canary_name='' canary_epoch='' canary_time='' second='' third=''",
+    '  { IFS= read -r canary_name || true; IFS= read -r second || true; IFS= read -r third || true; } <"$1"',
+    "  case $second in epoch=*) canary_epoch=${second#epoch=} ;; esac",
+    "  case $third in time=*) canary_time=${third#time=} ;; esac",
+    "  case $canary_name in",
+    '    "$CANARY_WORDS"*) ;;',
+    `    *) echo "the canary file ${CANARY_FILE} of snapshot $snap_short is malformed: its first line is not '${CANARY_PREFIX} <app>/<volume>'" >&2; return 1 ;;`,
+    "  esac",
+    "  # At most 12 digits: no overflow in $((...)), and no year beyond 33658.",
+    "  case $canary_epoch in",
+    `    ''|*[!0-9]*|?????????????*) echo "the canary file ${CANARY_FILE} of snapshot $snap_short is malformed: no 'epoch=<seconds>' second line" >&2; return 1 ;;`,
+    "  esac",
+    "  case $canary_time in",
+    `    ''|*[!0-9TZ:-]*) echo "the canary file ${CANARY_FILE} of snapshot $snap_short is malformed: no 'time=<UTC time>' third line" >&2; return 1 ;;`,
+    "  esac",
+    '  if [ "$canary_name" != "$CANARY_LINE" ]; then',
+    '    other=${canary_name#"$CANARY_WORDS"}',
+    `    echo "the canary of snapshot $snap_short names $other, not ${canary.app}/${canary.volume}: the backup holds another volume's files (a ReplicationSource of the wrong claim, or one repository written for two volumes)" >&2`,
+    "    return 1",
+    "  fi",
+    "  canary_age=$((snap_epoch - canary_epoch))",
+    "  # Written before the mover read the volume, so never after the snapshot but for clock skew.",
+    '  if [ "$canary_age" -lt -3600 ]; then',
+    '    echo "the canary ($canary_time) is $(hours_old $((0 - canary_age))) newer than snapshot $snap_short ($snap_time): the clocks of the canary job and of the mover disagree, or the canary is garbled" >&2',
+    "    return 1",
+    "  fi",
+    '  if [ "$canary_age" -lt 0 ]; then canary_age=0; fi',
+    '  if [ "$canary_age" -gt $((CANARY_MAX_AGE_HOURS * 3600)) ]; then',
+    '    echo "the canary (written $canary_time) is $(hours_old "$canary_age") older than snapshot $snap_short ($snap_time), more than $CANARY_MAX_AGE_HOURS h: the snapshot does not hold recent writes to the volume, or the canary job has stopped writing" >&2',
+    "    return 1",
+    "  fi",
+    '  canary_note="; canary of $canary_time found, $(hours_old "$canary_age") older than the snapshot"',
+    "}",
+    "",
+  ];
 }
 
 /**
@@ -668,7 +768,8 @@ function resticNewestPart(where: string): string[] {
  * SFTP variables of the mover's Secret, connected as domain/jobs/restoreCheck.ts does), for the
  * snapshots of `identity`. UNTESTED against a real Kopia repository (kopia is not installed where
  * the tests run): it parses `kopia snapshot list --json` and `kopia ls -l -r`, whose formats are
- * taken from Kopia's source, not from a run.
+ * taken from Kopia's source, not from a run. With `canary`, the canary at the root of the
+ * snapshot (the mover's /data) is restored after the samples and checked (see canaryCheckPart).
  */
 export function kopiaVolumeDrillScript(o: {
   notify: Notify;
@@ -676,10 +777,12 @@ export function kopiaVolumeDrillScript(o: {
   sampleFiles: number;
   verifyPercent: number;
   identity: { username: string; hostname: string };
+  canary?: CanaryCheck;
 }): string {
   checkNotify(o.notify);
   checkHours(o.maxAgeHours, "maxAgeHours");
   checkSample(o.sampleFiles);
+  checkCanary(o.canary);
   if (!Number.isInteger(o.verifyPercent) || o.verifyPercent < 0 || o.verifyPercent > 100) throw new Error(`verifyPercent: expected 0 to 100, got ${o.verifyPercent}`);
   checkName(o.identity.username, "identity.username");
   checkName(o.identity.hostname, "identity.hostname");
@@ -769,6 +872,20 @@ export function kopiaVolumeDrillScript(o: {
     '  sampled=$(($(wc -l <"$work/sample")))',
     "}",
     "",
+    ...(o.canary
+      ? [
+          "# `kopia ls -r` lists paths relative to the snapshot's root, the volume's root.",
+          "restore_canary() {",
+          "  canary_file=''",
+          `  if grep -q ${canaryListed("")} "$work/files"; then`,
+          `    kopia --config-file="$config" restore "$snap_root/${CANARY_FILE}" "$work/canary"`,
+          '    canary_file="$work/canary"',
+          "  fi",
+          "}",
+          "",
+          ...canaryCheckPart(o.canary),
+        ]
+      : []),
     "# Single-file restores: kopia restore <root object>/<path> <file>.",
     "restore_sample() {",
     '  mkdir -p "$work/restore"',
@@ -808,7 +925,13 @@ export function kopiaVolumeDrillScript(o: {
     "run 'pick the sample files' pick_sample",
     'run "restore $sampled sample files of snapshot $snap_short" restore_sample',
     "run 'compare the restored files with the listing' compare_sizes",
-    'summary="restored $checked of $total_files files ($bytes bytes) from snapshot $snap_short of $snap_time ($(hours_old "$age") old, $snapshot_count snapshots), sizes match;'
+    ...(o.canary
+      ? [
+          `run "restore the canary ${CANARY_FILE} of snapshot $snap_short" restore_canary`,
+          `run 'check the canary ${CANARY_FILE}' check_canary "$canary_file"`,
+        ]
+      : []),
+    `summary="restored $checked of $total_files files ($bytes bytes) from snapshot $snap_short of $snap_time ($(hours_old "$age") old, $snapshot_count snapshots), sizes match${o.canary ? "$canary_note" : ""};`
       + ' kopia snapshot verify ($VERIFY_PERCENT% of files read) passed; restore took $restore_seconds s, the drill $(($(date -u +%s) - started)) s"',
   ]);
 }

@@ -203,6 +203,8 @@ export function sqliteDumpScript(o: { databasePath: string; keepLast: number; di
     "check_source() {",
     '  if [ ! -f "$DB_PATH" ]; then echo "no SQLite database at $DB_PATH (is the volume mounted?)" >&2; return 1; fi',
     '  if [ ! -s "$DB_PATH" ]; then echo "$DB_PATH is empty" >&2; return 1; fi',
+    "  # The job runs as the volume's owner (never with an fsGroup that would re-own the app's files).",
+    '  if [ ! -r "$DB_PATH" ]; then echo "$DB_PATH is not readable by this job: does it run as the file\'s owner (the sqlite item\'s uid)?" >&2; return 1; fi',
     "}",
     "",
     "# The online backup API: a consistent snapshot even with writers and un-checkpointed WAL.",
@@ -455,6 +457,8 @@ export interface CommonPartOptions {
   cleanup?: boolean;
   /** Record the start time (`started`, epoch seconds) and say in a failure how long the job ran. */
   timed?: boolean;
+  /** Send ntfy nothing on success (failures still notify; healthchecks still gets every ping). */
+  quietSuccess?: boolean;
 }
 
 /** Runs on_exit on every way out: a signal exits with 128+signal, so on_exit sees why. */
@@ -546,7 +550,7 @@ export function commonPart(notify: Notify, job: string, options: CommonPartOptio
     '  for f in $partials; do rm -f -- "$f"; done',
     '  if [ "$code" -eq 0 ]; then',
     '    say "done: $summary"',
-    '    notify ok "$APP/$ITEM: $summary"',
+    ...(options.quietSuccess ? [] : ['    notify ok "$APP/$ITEM: $summary"']),
     '    hc_ping "" "$summary"',
     "  else",
     '    cat "$step_log" >&2',

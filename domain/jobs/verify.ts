@@ -17,8 +17,10 @@
  * resticVerify: `restic check` reading part K of `parts` of the pack data, K = ((epoch seconds /
  * 86400 / intervalDays) mod parts) + 1 from `date -u +%s`, so runs `intervalDays` apart read
  * consecutive parts and all of the data is read every `parts * intervalDays` days (`--read-data`
- * with parts = 1). `restic check` takes restic's exclusive lock: schedule it away from backups and
- * prunes. kopiaVerify: `kopia snapshot verify` of every snapshot (no source given: all of them),
+ * with parts = 1). `restic check` takes restic's exclusive lock, and the NAS repositories of hourly
+ * backups are never idle for long: with a restic that has `--retry-lock` (0.16+, the job image's
+ * 0.18) the check waits up to an hour for a running backup instead of failing on its lock.
+ * kopiaVerify: `kopia snapshot verify` of every snapshot (no source given: all of them),
  * reading back `verifyPercent`% of the files.
  *
  * pgbackrestRepoVerify: `pgbackrest verify`, which in pgBackRest 2.45 exits 0 even when it finds
@@ -131,6 +133,10 @@ export function resticVerifyScript(o: { notify: Notify; parts: number; intervalD
     "  return 1",
     "}",
     "",
+    "# Wait for a backup's lock instead of failing on it, where restic can (0.16+).",
+    "retry_lock=''",
+    "if restic --help 2>/dev/null | grep -q -- '--retry-lock'; then retry_lock='--retry-lock=1h'; fi",
+    "",
     "# Every restic call uses --no-cache: nothing is verified from a cache instead of the repository.",
     "open_repository() {",
     "  if ! restic --no-cache cat config --no-lock >/dev/null; then",
@@ -165,12 +171,12 @@ export function resticVerifyScript(o: { notify: Notify; parts: number; intervalD
     "run 'list the snapshots' count_snapshots",
     ...(full
       ? [
-          "run 'restic check --read-data (all data)' restic --no-cache check --read-data",
+          "run 'restic check --read-data (all data)' restic --no-cache $retry_lock check --read-data",
           'summary="restic check read all of the data (--read-data) and found no errors; $snapshots snapshots; took $(($(date -u +%s) - started)) s"',
         ]
       : [
           "run 'pick the part of the data to read' pick_part",
-          'run "restic check --read-data-subset=$part/$PARTS" restic --no-cache check --read-data-subset="$part/$PARTS"',
+          'run "restic check --read-data-subset=$part/$PARTS" restic --no-cache $retry_lock check --read-data-subset="$part/$PARTS"',
           'summary="restic check read part $part of $PARTS of the data (--read-data-subset=$part/$PARTS; all of it every $((PARTS * INTERVAL_DAYS)) days) and found no errors;'
             + ' $snapshots snapshots; took $(($(date -u +%s) - started)) s"',
         ]),

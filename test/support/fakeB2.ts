@@ -1,8 +1,9 @@
 /**
  * A local stand-in for the Backblaze B2 native API (v4): b2_authorize_account, b2_list_buckets,
- * b2_create_key and b2_delete_key with the documented response shapes and error bodies
- * (`{status, code, message}`). It listens on 127.0.0.1 on a random port, serves as both the
- * auth URL and the API URL, records every request, and can be scripted to fail.
+ * b2_create_key, b2_list_keys and b2_delete_key with the documented response shapes and error
+ * bodies (`{status, code, message}`). It listens on 127.0.0.1 on a random port, serves as both
+ * the auth URL and the API URL, records every request, and can be scripted to fail - before
+ * doing the work, or after it (the answer lost on the way back).
  */
 import { randomBytes } from "node:crypto";
 import { createServer, IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from "node:http";
@@ -19,6 +20,7 @@ export interface RecordedRequest {
 
 /** A scripted answer that replaces the real one. */
 export interface ScriptedFailure {
+  /** Ignored when `drop` is set. */
   status: number;
   code?: string;
   /** B2's message; a function sees the request (to echo headers back, for instance). */
@@ -27,6 +29,16 @@ export interface ScriptedFailure {
   retryAfter?: string;
   /** Answer this text instead of a JSON error body (a proxy's HTML page, say). */
   rawBody?: string;
+  /** Do the real work first (create the key...), then answer the failure instead of the result. */
+  afterWork?: boolean;
+  /** Close the connection without any answer. */
+  drop?: boolean;
+}
+
+/** An answer the fake computed: status and JSON body. */
+interface Answer {
+  status: number;
+  body: unknown;
 }
 
 export interface FakeKey {
@@ -65,6 +77,8 @@ export class FakeB2 {
   readonly tokens: string[] = [];
   /** How b2_delete_key answers for a key that does not exist: 400 bad_request or 404 not_found. */
   missingKeyStatus: 400 | 404 = 400;
+  /** Most keys one b2_list_keys page holds, whatever maxKeyCount asks; lower it to see paging. */
+  listKeysPageSize = 10000;
   url = "";
 
   private server: Server | undefined;
@@ -101,6 +115,7 @@ export class FakeB2 {
     this.always.clear();
     this.masterCapabilities = ["listBuckets", "writeKeys", "deleteKeys", "listKeys", "readFiles"];
     this.missingKeyStatus = 400;
+    this.listKeysPageSize = 10000;
   }
 
   addBucket(name: string): string {
@@ -121,6 +136,18 @@ export class FakeB2 {
 
   requestsFor(operation: string): RecordedRequest[] {
     return this.requests.filter((request) => request.operation === operation);
+  }
+
+  /** Live keys with this name. */
+  keysNamed(keyName: string): FakeKey[] {
+    return [...this.keys.values()].filter((key) => key.keyName === keyName);
+  }
+
+  /** Adds a live key directly, as if made earlier (by another stack, or before a crash). */
+  addKey(fields: Pick<FakeKey, "keyName" | "capabilities" | "bucketIds"> & Partial<FakeKey>): FakeKey {
+    const key = this.newKey(fields);
+    this.keys.set(key.applicationKeyId, key);
+    return key;
   }
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -144,39 +171,51 @@ export class FakeB2 {
     this.requests.push(recorded);
 
     const failure = this.scripted.get(recorded.operation)?.shift() ?? this.always.get(recorded.operation);
-    if (failure) return this.fail(response, failure, recorded);
+    if (failure && !failure.afterWork) return this.fail(request, response, failure, recorded);
+    const answer = this.answer(request, url, body);
+    if (failure) return this.fail(request, response, failure, recorded);
+    this.json(response, answer.status, answer.body);
+  }
 
+  private answer(request: IncomingMessage, url: URL, body: Record<string, unknown> | undefined): Answer {
     const match = /^\/b2api\/v4\/(b2_[a-z_]+)$/.exec(url.pathname);
-    if (!match) return this.error(response, 404, "not_found", `no such API: ${url.pathname}`);
-    switch (match[1]) {
+    if (!match) return this.error(404, "not_found", `no such API: ${url.pathname}`);
+    const operation = match[1];
+    switch (operation) {
       case "b2_authorize_account":
-        return this.authorizeAccount(request, response);
+        return this.authorizeAccount(request);
       case "b2_list_buckets":
       case "b2_create_key":
-      case "b2_delete_key":
-        if (request.method !== "POST") return this.error(response, 405, "method_not_allowed", "use POST");
+      case "b2_list_keys":
+      case "b2_delete_key": {
+        // b2_list_keys also answers GET, with its parameters in the query string.
+        const getAllowed = operation === "b2_list_keys" && request.method === "GET";
+        if (request.method !== "POST" && !getAllowed) return this.error(405, "method_not_allowed", "use POST");
         if (!this.tokens.includes(request.headers.authorization ?? "")) {
-          return this.error(response, 401, "bad_auth_token", "Invalid authorization token");
+          return this.error(401, "bad_auth_token", "Invalid authorization token");
         }
-        if (!body) return this.error(response, 400, "bad_request", "request body is not JSON");
-        if (body.accountId !== undefined && body.accountId !== this.accountId) {
-          return this.error(response, 401, "unauthorized", "accountId does not match the authorization token");
+        const params = getAllowed ? Object.fromEntries(url.searchParams) : body;
+        if (!params) return this.error(400, "bad_request", "request body is not JSON");
+        if (params.accountId !== undefined && params.accountId !== this.accountId) {
+          return this.error(401, "unauthorized", "accountId does not match the authorization token");
         }
-        if (match[1] === "b2_list_buckets") return this.listBuckets(body, response);
-        if (match[1] === "b2_create_key") return this.createKey(body, response);
-        return this.deleteKey(body, response);
+        if (operation === "b2_list_buckets") return this.listBuckets(params);
+        if (operation === "b2_create_key") return this.createKey(params);
+        if (operation === "b2_list_keys") return this.listKeys(params);
+        return this.deleteKey(params);
+      }
       default:
-        return this.error(response, 404, "not_found", `no such API: ${match[1]}`);
+        return this.error(404, "not_found", `no such API: ${operation}`);
     }
   }
 
-  private authorizeAccount(request: IncomingMessage, response: ServerResponse): void {
+  private authorizeAccount(request: IncomingMessage): Answer {
     const header = request.headers.authorization ?? "";
     const expected = `Basic ${Buffer.from(`${this.masterKeyId}:${this.masterKey}`).toString("base64")}`;
-    if (header !== expected) return this.error(response, 401, "unauthorized", "");
+    if (header !== expected) return this.error(401, "unauthorized", "");
     const token = `4_${randomBytes(20).toString("hex")}`;
     this.tokens.push(token);
-    this.json(response, 200, {
+    return this.ok({
       accountId: this.accountId,
       authorizationToken: token,
       applicationKeyExpirationTimestamp: null,
@@ -195,8 +234,8 @@ export class FakeB2 {
     });
   }
 
-  private listBuckets(body: Record<string, unknown>, response: ServerResponse): void {
-    if (!this.masterCapabilities.includes("listBuckets")) return this.error(response, 401, "unauthorized", "");
+  private listBuckets(body: Record<string, unknown>): Answer {
+    if (!this.masterCapabilities.includes("listBuckets")) return this.error(401, "unauthorized", "");
     const names = typeof body.bucketName === "string" ? [body.bucketName] : [...this.buckets.keys()];
     const buckets = names
       .filter((name) => this.buckets.has(name))
@@ -211,51 +250,75 @@ export class FakeB2 {
         options: ["s3"],
         revision: 1,
       }));
-    this.json(response, 200, { buckets });
+    return this.ok({ buckets });
   }
 
-  private createKey(body: Record<string, unknown>, response: ServerResponse): void {
-    if (!this.masterCapabilities.includes("writeKeys")) return this.error(response, 401, "unauthorized", "");
-    const { keyName, capabilities, bucketIds, namePrefix } = body;
-    if (typeof keyName !== "string" || !/^[A-Za-z0-9-]{1,100}$/.test(keyName)) {
-      return this.error(response, 400, "bad_request", "Invalid keyName");
-    }
-    if (!Array.isArray(capabilities) || capabilities.length === 0 || !capabilities.every((c) => VALID_CAPABILITIES.has(c))) {
-      return this.error(response, 400, "bad_request", "Invalid capabilities");
-    }
-    if (bucketIds !== undefined && (!Array.isArray(bucketIds) || !bucketIds.every((id) => [...this.buckets.values()].includes(id)))) {
-      return this.error(response, 400, "bad_request", "Invalid bucketId");
-    }
-    const key: FakeKey = {
+  private newKey(fields: Pick<FakeKey, "keyName" | "capabilities" | "bucketIds"> & Partial<FakeKey>): FakeKey {
+    return {
       applicationKeyId: `004a1b2c3d4e5f6${randomBytes(5).toString("hex")}`,
       applicationKey: `K004${randomBytes(15).toString("hex")}`,
+      namePrefix: null,
+      accountId: this.accountId,
+      expirationTimestamp: null,
+      options: ["s3"],
+      ...fields,
+    };
+  }
+
+  private createKey(body: Record<string, unknown>): Answer {
+    if (!this.masterCapabilities.includes("writeKeys")) return this.error(401, "unauthorized", "");
+    const { keyName, capabilities, bucketIds, namePrefix } = body;
+    if (typeof keyName !== "string" || !/^[A-Za-z0-9-]{1,100}$/.test(keyName)) {
+      return this.error(400, "bad_request", "Invalid keyName");
+    }
+    if (!Array.isArray(capabilities) || capabilities.length === 0 || !capabilities.every((c) => VALID_CAPABILITIES.has(c))) {
+      return this.error(400, "bad_request", "Invalid capabilities");
+    }
+    if (bucketIds !== undefined && (!Array.isArray(bucketIds) || !bucketIds.every((id) => [...this.buckets.values()].includes(id)))) {
+      return this.error(400, "bad_request", "Invalid bucketId");
+    }
+    // B2 does not require key names to be unique: a second create with the same name is a second key.
+    const key = this.newKey({
       keyName,
       capabilities: capabilities as string[],
       bucketIds: (bucketIds as string[] | undefined) ?? null,
       namePrefix: typeof namePrefix === "string" ? namePrefix : null,
-      accountId: this.accountId,
-      expirationTimestamp: null,
-      options: ["s3"],
-    };
+    });
     this.keys.set(key.applicationKeyId, key);
-    this.json(response, 200, key);
+    return this.ok(key);
   }
 
-  private deleteKey(body: Record<string, unknown>, response: ServerResponse): void {
-    if (!this.masterCapabilities.includes("deleteKeys")) return this.error(response, 401, "unauthorized", "");
+  /** Keys in applicationKeyId order, from startApplicationKeyId on, at most maxKeyCount (1..10000, default 100). */
+  private listKeys(params: Record<string, unknown>): Answer {
+    if (!this.masterCapabilities.includes("listKeys")) return this.error(401, "unauthorized", "");
+    const count = params.maxKeyCount === undefined ? 100 : Number(params.maxKeyCount);
+    if (!Number.isInteger(count) || count < 1 || count > 10000) return this.error(400, "bad_request", "maxKeyCount must be between 1 and 10000");
+    const start = typeof params.startApplicationKeyId === "string" ? params.startApplicationKeyId : "";
+    const sorted = [...this.keys.values()].sort((a, b) => (a.applicationKeyId < b.applicationKeyId ? -1 : 1)).filter((key) => key.applicationKeyId >= start);
+    const size = Math.min(count, this.listKeysPageSize);
+    const keys = sorted.slice(0, size).map(({ applicationKey: _secret, ...fields }) => fields);
+    return this.ok({ keys, nextApplicationKeyId: sorted[size]?.applicationKeyId ?? null });
+  }
+
+  private deleteKey(body: Record<string, unknown>): Answer {
+    if (!this.masterCapabilities.includes("deleteKeys")) return this.error(401, "unauthorized", "");
     const id = body.applicationKeyId;
     const key = typeof id === "string" ? this.keys.get(id) : undefined;
     if (!key) {
       return this.missingKeyStatus === 404
-        ? this.error(response, 404, "not_found", `Key not found: ${String(id)}`)
-        : this.error(response, 400, "bad_request", `Key not found: ${String(id)}`);
+        ? this.error(404, "not_found", `Key not found: ${String(id)}`)
+        : this.error(400, "bad_request", `Key not found: ${String(id)}`);
     }
     this.keys.delete(key.applicationKeyId);
     const { applicationKey: _secret, ...fields } = key;
-    this.json(response, 200, fields);
+    return this.ok(fields);
   }
 
-  private fail(response: ServerResponse, failure: ScriptedFailure, request: RecordedRequest): void {
+  private fail(request: IncomingMessage, response: ServerResponse, failure: ScriptedFailure, recorded: RecordedRequest): void {
+    if (failure.drop) {
+      request.socket.destroy();
+      return;
+    }
     const headers: Record<string, string> = {};
     if (failure.retryAfter !== undefined) headers["Retry-After"] = failure.retryAfter;
     if (failure.rawBody !== undefined) {
@@ -263,13 +326,17 @@ export class FakeB2 {
       response.end(failure.rawBody);
       return;
     }
-    const message = typeof failure.message === "function" ? failure.message(request) : (failure.message ?? "");
+    const message = typeof failure.message === "function" ? failure.message(recorded) : (failure.message ?? "");
     response.writeHead(failure.status, { ...headers, "Content-Type": "application/json" });
     response.end(JSON.stringify({ status: failure.status, code: failure.code ?? "unknown", message }));
   }
 
-  private error(response: ServerResponse, status: number, code: string, message: string): void {
-    this.json(response, status, { status, code, message });
+  private ok(body: unknown): Answer {
+    return { status: 200, body };
+  }
+
+  private error(status: number, code: string, message: string): Answer {
+    return { status, body: { status, code, message } };
   }
 
   private json(response: ServerResponse, status: number, body: unknown): void {

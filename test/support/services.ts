@@ -7,7 +7,7 @@
  * insists on (see startSshd).
  */
 import { spawn, ChildProcess } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, IncomingHttpHeaders, Server } from "node:http";
 import { createServer as createNetServer, connect } from "node:net";
 import { tmpdir, userInfo } from "node:os";
@@ -280,7 +280,7 @@ export async function sshKeygen(file: string): Promise<string> {
  * sshd on 127.0.0.1 with a generated host key, accepting one generated client key for the user
  * running the tests. As root, sshd refuses to start without its privilege-separation directory
  * /run/sshd, which only the openssh-server service creates: it is created here when missing (an
- * empty root-owned directory, as the service would make it) and removed again at stop.
+ * empty root-owned directory, as the service would make it) and left there.
  */
 export async function startSshd(options: { sessionEnv?: Record<string, string> } = {}): Promise<Sshd> {
   const root = tempDir("sshd");
@@ -315,24 +315,13 @@ export async function startSshd(options: { sessionEnv?: Record<string, string> }
       "",
     ].join("\n"),
   );
-  let createdPrivsepDir = false;
-  if (isRoot && !existsSync("/run/sshd")) {
-    mkdirSync("/run/sshd", { mode: 0o755 });
-    createdPrivsepDir = true;
-  }
+  // sshd's privilege separation directory. Left in place afterwards: test files run in parallel,
+  // and removing it under another file's sshd makes that sshd drop every new connection.
+  if (isRoot && !existsSync("/run/sshd")) mkdirSync("/run/sshd", { mode: 0o755, recursive: true });
   const child = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", config, "-p", String(port)], { stdio: ["ignore", "pipe", "pipe"] });
   let log = "";
   child.stderr?.on("data", (chunk: Buffer) => (log += chunk.toString()));
-  const cleanup = () => {
-    rmSync(root, { recursive: true, force: true });
-    if (createdPrivsepDir) {
-      try {
-        rmdirSync("/run/sshd");
-      } catch {
-        // not empty or gone: leave it as it is
-      }
-    }
-  };
+  const cleanup = () => rmSync(root, { recursive: true, force: true });
   try {
     await waitFor("sshd", async () => child.exitCode === null && (await portOpen(port)));
   } catch (error) {
