@@ -16,7 +16,7 @@ import type { PlannedCopy, PlannedItem, PlannedJob } from "./plan";
 import { cnpgClusterName } from "./storage";
 import { kubeName, LABELS } from "./naming";
 import { BACKUP_MOUNT, dumpDirectory, JOB_GID, JOB_RESOURCES, JOB_UID, jobLabels, notificationValues, notifyFor, podSecurity } from "./dumps";
-import { kopiaIdentity, knownHostsLine, moverSecretRecipe, NAS_MOUNT, resticRepository, SecretRecipe, sshKeyRef, StoreValue } from "./repositories";
+import { kopiaIdentity, knownHostsLine, moverSecretRecipe, NAS_MOUNT, nasRepositoryOwner, resticRepository, SecretRecipe, sshKeyRef, StoreValue } from "./repositories";
 import { nasClaimName } from "./nas";
 import { bucketFields, cnpgOwner, storeItem } from "./secrets";
 import { b2S3Endpoint, r2S3Endpoint } from "./storage";
@@ -195,6 +195,7 @@ export function restoreDrill(config: StackConfig, item: PlannedItem, job: Planne
         secret,
         cronJob: drillCronJob({
           ...base,
+          ...nasRepositoryOwner(config, item, copy),
           secretName: name,
           main: {
             image: copy.method === "volsync-restic" ? config.images.restic : config.images.kopia,

@@ -408,6 +408,24 @@ function drillJobs(items: readonly PlannedItem[], window: BackupWindow, timeZone
   });
 }
 
+/** Minutes after a frequent backup's start that its repository's verification starts. */
+export const VERIFY_AFTER_BACKUP_MINUTES = 15;
+
+/**
+ * `restic check` holds the repository's exclusive lock while it reads, and VolSync's mover does
+ * not wait for a lock: a check of a repository backed up more often than daily (the NAS copies)
+ * starts VERIFY_AFTER_BACKUP_MINUTES after that backup's minute, to be done before the next one.
+ * Kopia and pgBackRest checks take no such lock; daily copies run in the backup window, before
+ * every verification.
+ */
+function clearOfBackups(cron: string, copy: PlannedCopy): string {
+  if (copy.method !== "volsync-restic" || maxGapHours(copy.schedule.cron) >= 24) return cron;
+  const backupMinute = copy.schedule.cron.split(" ")[0];
+  if (!/^\d+$/.test(backupMinute)) return cron;
+  const [, ...rest] = cron.split(" ");
+  return [String((Number(backupMinute) + VERIFY_AFTER_BACKUP_MINUTES) % 60), ...rest].join(" ");
+}
+
 /** Every repository's data is read once in this many days, a share per verification run. */
 export const READ_ALL_DATA_DAYS = 28;
 
@@ -469,7 +487,7 @@ function verifyJobs(config: StackConfig, items: readonly PlannedItem[], window: 
         controller: "cronjob",
         readParts: copy.method === "pgbackrest" ? 1 : Math.max(1, Math.round(READ_ALL_DATA_DAYS / intervalDays)),
         intervalDays,
-        schedule: controllerSchedule(cadence, drillCron(id, days, window), "cronjob", timeZone, offset),
+        schedule: controllerSchedule(cadence, clearOfBackups(drillCron(id, days, window), copy), "cronjob", timeZone, offset),
       };
     });
 }

@@ -103,6 +103,18 @@ export function moverSecretRecipe(config: StackConfig, item: PlannedItem, copy: 
   return { name, namespace: item.namespace, template, values };
 }
 
+/**
+ * Who may read a copy's repository files: on a NAS restic and Kopia write them readable by their
+ * writer only, so jobs that open a VolSync copy there (drills, verifications) run as the mover
+ * did, the volume's uid/gid (the app's Kopia volumes share one, checked in the config). Object
+ * storage does not care: undefined.
+ */
+export function nasRepositoryOwner(config: StackConfig, item: PlannedItem, copy: PlannedCopy): { uid: number; gid: number } | undefined {
+  if (copy.destinationKind !== "nfs" || (copy.method !== "volsync-restic" && copy.method !== "volsync-kopia")) return undefined;
+  const volume = config.apps[item.app]?.volumes[item.name];
+  return volume ? { uid: volume.uid, gid: volume.gid } : undefined;
+}
+
 /** known_hosts line pinning an SSH destination's host key. */
 export function knownHostsLine(target: { host: string; port: number; hostKey: string }): string {
   const host = target.port === 22 ? target.host : `[${target.host}]:${target.port}`;

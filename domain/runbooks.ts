@@ -1171,7 +1171,7 @@ function lostCluster(config: StackConfig, plan: BackupPlan, app: RunbookApp): Li
     "**Order.**",
     "",
     `1. A cluster with the storage class \`${config.cluster.storageClass}\` and the VolumeSnapshotClass \`${config.cluster.volumeSnapshotClass}\`, then the operators: ${operators.join(", ")}${config.operators.volsync.manage ? " (the stack installs the ones with `manage: true`)" : ""}.`,
-    `2. The store's access (for 1Password: the service account token Secret), then \`pulumi up\` with this stack's config. It recreates the credentials' ExternalSecrets, which read the same store items, so the same repositories open. Check them:`,
+    `2. The store's access (for 1Password: the service account token Secret), then \`pulumi up --refresh\` with this stack's config: Pulumi's state still lists the old cluster's objects, and only a refresh shows them gone, so a plain \`pulumi up\` would create nothing. It recreates the credentials' ExternalSecrets, which read the same store items, so the same repositories open. Check them:`,
     "",
     ...code("sh", [`kubectl get externalsecret -n ${app.namespace}${kinds.has("cnpg") ? ` && kubectl get externalsecret -n ${[...new Set(app.items.filter((i) => i.kind === "cnpg").map((i) => i.namespace))].join(" ")}` : ""}   # all SecretSynced`]),
     "3. Restore the data before the app starts:",
@@ -1185,7 +1185,7 @@ function lostCluster(config: StackConfig, plan: BackupPlan, app: RunbookApp): Li
         const rd = (boot.destination.metadata as { name: string }).name;
         const check = boot.check && (boot.check.metadata as { name: string }).name;
         lines.push(
-          `   - volume \`${item.name}\`: restored by \`pulumi up\` itself: ReplicationDestination \`${rd}\` fills the new claim \`${claimOf(item, volume)}\`${check ? `, after the Job \`${check}\` proved the repository holds a backup (if it fails, fix the repository or credentials; do not skip it)` : ""}. Watch: \`kubectl get replicationdestination -n ${item.namespace} ${rd} -w\`.`,
+          `   - volume \`${item.name}\`: restored by \`pulumi up --refresh\` itself: ReplicationDestination \`${rd}\` fills the new claim \`${claimOf(item, volume)}\`${check ? `, after the Job \`${check}\` proved the repository holds a backup (if it fails, fix the repository or credentials; do not skip it)` : ""}. Watch: \`kubectl get replicationdestination -n ${item.namespace} ${rd} -w\`.`,
         );
       } else if (item.copies.some((c) => c.method === "volsync-restic" || c.method === "volsync-kopia")) {
         lines.push(`   - volume \`${item.name}\`: create the claim \`${claimOf(item, volume)}\` empty, then [restore the whole volume](#${copyAnchor(item, item.copies[0])}) before the app starts.`);

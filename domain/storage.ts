@@ -231,6 +231,10 @@ export function r2LockPrefixes(config: StackConfig, plan: BackupPlan, bucketName
         lock(`${path}/`, "age");
       } else if (copy.method === "pgbackrest") {
         lock(`${path}/archive/${path}/`, "age");
+        // archive.info (and .copy) hold the passphrase of every archived WAL segment and are
+        // written at stanza-create, rewritten only by stanza-upgrade (a PostgreSQL major upgrade):
+        // kept for good, like the restic and Kopia key files.
+        lock(`${path}/archive/${path}/archive.info`, "indefinite");
         // Backup sets are named by date (20261122-013000F...). backup.info and backup.info.copy
         // beside them hold the passphrase of the sets' manifests, but every backup and expire
         // rewrites them, so R2 cannot lock them (on B2, versioning keeps their old versions).

@@ -9,7 +9,7 @@ import type { BackupPlan, PlannedJob } from "./plan";
 import { kubeName, LABELS } from "./naming";
 import { CNPG_UID, DrillObjects, drillCronJob, dumpResticEnv, nasRepositoryVolume, pgbackrestRepoEnv, withNotifications } from "./drills";
 import { JOB_GID, JOB_UID, notifyFor } from "./dumps";
-import { moverSecretRecipe, StoreValue } from "./repositories";
+import { moverSecretRecipe, nasRepositoryOwner, StoreValue } from "./repositories";
 import { kopiaVerifyScript, pgbackrestRepoVerifyScript, resticVerifyScript } from "./jobs/verify";
 
 /**
@@ -58,6 +58,7 @@ export function verification(config: StackConfig, plan: BackupPlan, job: Planned
         secret: recipe(mover.values, mover.template),
         cronJob: drillCronJob({
           ...pod,
+          ...nasRepositoryOwner(config, item, copy),
           main: {
             image: restic ? config.images.restic : config.images.kopia,
             script: restic ? resticVerifyScript({ notify, parts, intervalDays }) : kopiaVerifyScript({ notify, verifyPercent: Math.ceil(100 / parts) }),

@@ -14,7 +14,7 @@ import {
 } from "../components/storage/b2ApplicationKey";
 import { runProgram } from "../offline/engine";
 import { redact, reveal } from "../offline/wire";
-import { FakeB2 } from "./support/fakeB2";
+import { ANSWER_NORMALLY, FakeB2 } from "./support/fakeB2";
 
 type Props = Record<string, unknown>;
 type Provider = typeof b2ApplicationKeyProvider;
@@ -147,7 +147,7 @@ describe("B2 application key provider (against a fake B2 v4 API)", () => {
     });
 
     it("says which capability is missing when the master key may not create keys", async () => {
-      fake.masterCapabilities = ["listBuckets", "deleteKeys"];
+      fake.masterCapabilities = ["listBuckets", "listKeys", "deleteKeys"];
       await assert.rejects(
         provider.create(inputs()),
         rejectsWith(/B2 refused to create key "immich-offsite" \(401 unauthorized\): the key in credentials\.offsite\.applicationKeyId\/applicationKey needs the writeKeys capability/, (error) =>
@@ -176,8 +176,8 @@ describe("B2 application key provider (against a fake B2 v4 API)", () => {
       const { id } = await provider.create(inputs());
       assert.equal(fake.requestsFor("b2_create_key").length, 3);
       assert.deepEqual([...fake.keys.keys()], [id]);
-      // A 429 says B2 did nothing; a 5xx may come after the work was done, so B2 is asked.
-      assert.equal(fake.requestsFor("b2_list_keys").length, 1, "keys are listed after the 503 only");
+      // Keys are listed once before creating; a 429 says B2 did nothing, a 5xx may come after the work was done, so B2 is asked.
+      assert.equal(fake.requestsFor("b2_list_keys").length, 2, "keys are listed before the first attempt and after the 503 only");
       assert.ok(Date.now() - started < 2000, "Retry-After is capped (30 x B2_RETRY_BASE_MS)");
     });
 
@@ -205,9 +205,21 @@ describe("B2 application key provider (against a fake B2 v4 API)", () => {
       assert.deepEqual([...fake.keys.keys()].sort(), [id, other.applicationKeyId, retiring.applicationKeyId].sort());
       assert.equal(fake.keysNamed("immich-offsite").filter((key) => key.capabilities.length === CAPABILITIES.length).length, 1);
       const lists = fake.requestsFor("b2_list_keys");
-      assert.equal(lists.length, 3, "three keys at one per page: three pages");
+      assert.equal(lists.length, 2 + 3, "before creating, two keys at one per page; after the 500, three");
       assert.deepEqual(lists[0].body, { accountId: fake.accountId, maxKeyCount: 1000 });
-      assert.ok(lists.slice(1).every((request) => typeof request.body?.startApplicationKeyId === "string"));
+      assert.deepEqual(lists[2].body, { accountId: fake.accountId, maxKeyCount: 1000 });
+      assert.ok([lists[1], ...lists.slice(3)].every((request) => typeof request.body?.startApplicationKeyId === "string"));
+    });
+
+    it("spares an identical key that existed before the create (a replace), deleting only the one the lost answer made", async () => {
+      // `pulumi up --replace` or a lost state: the key consumers use now has the same name, bucket, prefix and capabilities.
+      const live = fake.addKey({ keyName: "immich-offsite", capabilities: CAPABILITIES, bucketIds: [bucketId], namePrefix: "immich/" });
+      fake.failNext("b2_create_key", { status: 0, drop: true, afterWork: true });
+      const { id } = await provider.create(inputs());
+      assert.deepEqual([...fake.keys.keys()].sort(), [id, live.applicationKeyId].sort(), "the live key and the new one are left");
+      const deleted = fake.requestsFor("b2_delete_key").map((request) => request.body?.applicationKeyId);
+      assert.equal(deleted.length, 1);
+      assert.notEqual(deleted[0], live.applicationKeyId, "the key consumers still use is never the stray");
     });
 
     it("gives up after 5 answers lost once the key existed, leaving no key behind", async () => {
@@ -218,13 +230,23 @@ describe("B2 application key provider (against a fake B2 v4 API)", () => {
       assert.equal(fake.keys.size, 0);
     });
 
-    it("names the key to delete by hand when it cannot look for a key a lost answer left", async () => {
+    it("needs listKeys before it creates anything: without it, no key is made that a lost answer could strand", async () => {
       fake.masterCapabilities = ["listBuckets", "writeKeys", "deleteKeys"];
+      await assert.rejects(
+        provider.create(inputs()),
+        rejectsWith(/B2 refused to list keys \(401 unauthorized\): .*needs the listKeys capability/, (error) => assertNoSecret(error.message)),
+      );
+      assert.equal(fake.requestsFor("b2_create_key").length, 0);
+    });
+
+    it("names the key to delete by hand when it cannot look for a key a lost answer left", async () => {
+      // Listing works before the create; after the lost answer B2 refuses it (the key lost listKeys meanwhile).
+      fake.failNext("b2_list_keys", ANSWER_NORMALLY, { status: 401, code: "unauthorized", message: "not entitled" });
       fake.failNext("b2_create_key", { status: 502, code: "bad_gateway", afterWork: true });
       await assert.rejects(
         provider.create(inputs()),
         rejectsWith(
-          /got no clear answer \(b2_create_key failed \(502 bad_gateway\)\.\), so it may have created key "immich-offsite", and removing such a key failed: B2 refused to list keys \(401 unauthorized\): .*needs the listKeys capability\. Delete every key named "immich-offsite" in the B2 console/,
+          /got no clear answer \(b2_create_key failed \(502 bad_gateway\)\.\), so it may have created key "immich-offsite", and removing such a key failed: B2 refused to list keys \(401 unauthorized\): .*needs the listKeys capability\. .*Delete every key named "immich-offsite" in the B2 console/,
           (error) => assertNoSecret(error.message),
         ),
       );
@@ -279,7 +301,7 @@ describe("B2 application key provider (against a fake B2 v4 API)", () => {
         rejectsWith(/B2 rejected key "immich-offsite" \(400 bad_request\)\. B2 said: "bad header \[redacted\]"/, (error) => assertNoSecret(error.message)),
       );
       assert.equal(fake.requestsFor("b2_create_key").length, 1);
-      assert.equal(fake.requestsFor("b2_list_keys").length, 0, "a clear refusal created nothing to look for");
+      assert.equal(fake.requestsFor("b2_list_keys").length, 1, "listed before creating only: a clear refusal created nothing to look for");
     });
 
     it("refuses invalid inputs before calling B2", async () => {

@@ -72,9 +72,15 @@ describe("offsite storage", () => {
         for (const rewritten of ["immich/kopia.maintenance", "immich/xn0_5e7f", "immich/_log_20261122"]) assert.equal(heldBy(rules, rewritten), "free", rewritten);
       });
 
-      it("locks pgBackRest WAL and backup sets by age, and leaves backup.info free: every backup rewrites it", () => {
+      it("locks pgBackRest WAL and backup sets by age, archive.info for good, and leaves backup.info free: every backup rewrites it", () => {
         const rules = r2LockPrefixes(config, plan, r2Bucket("pg-postgres18-immich"));
-        assert.deepEqual(rules, [age("postgres18-immich/archive/postgres18-immich/"), age("postgres18-immich/backup/postgres18-immich/2")]);
+        assert.deepEqual(rules, [
+          age("postgres18-immich/archive/postgres18-immich/"),
+          indefinite("postgres18-immich/archive/postgres18-immich/archive.info"),
+          age("postgres18-immich/backup/postgres18-immich/2"),
+        ]);
+        for (const info of ["archive.info", "archive.info.copy"]) assert.equal(heldBy(rules, `postgres18-immich/archive/postgres18-immich/${info}`), "indefinite", info);
+        assert.equal(heldBy(rules, "postgres18-immich/archive/postgres18-immich/18-1/000000010000000000000003-abc.gz"), "age");
         for (const info of ["backup.info", "backup.info.copy"]) assert.equal(heldBy(rules, `postgres18-immich/backup/postgres18-immich/${info}`), "free", info);
         assert.equal(heldBy(rules, "postgres18-immich/backup/postgres18-immich/20261122-013000F/backup.manifest"), "age");
       });

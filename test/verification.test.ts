@@ -27,7 +27,8 @@ describe("repository verifications", function () {
   before(async () => {
     run = await runExample();
   });
-  const plan = planBackups(exampleStackConfig());
+  const config = exampleStackConfig();
+  const plan = planBackups(config);
   const cronJobs = () => run.resources.filter((r) => r.type === "kubernetes:batch/v1:CronJob" && manifest(r).metadata.labels[VERIFY] === "true").map(manifest);
   const externalSecret = (namespace: string, name: string): Json => {
     const found = run.resources.map(manifest).find((m) => m.kind === "ExternalSecret" && m.metadata.namespace === namespace && m.spec.target.name === name);
@@ -53,7 +54,8 @@ describe("repository verifications", function () {
     assert.equal(cronJobs().length, jobs.filter((j) => j.controller === "cronjob").length);
   });
 
-  it("reads all data of each restic and Kopia repository within 28 days, a share per run", () => {
+  it("reads all data of each restic repository within 28 days, a rotating part per run (Kopia samples the same share at random)", () => {
+    let restic = 0;
     for (const job of plan.jobs.filter((j) => j.kind === "verify")) {
       const item = plan.items.find((i) => i.id === job.itemId)!;
       const copy = item.copies.find((c) => c.id === job.copyId)!;
@@ -61,8 +63,13 @@ describe("repository verifications", function () {
         assert.equal(job.readParts, 1);
         continue;
       }
-      assert.ok((job.readParts ?? 1) * (job.intervalDays ?? 1) <= READ_ALL_DATA_DAYS + 3, `${job.id}: ${job.readParts} parts every ${job.intervalDays} days`);
+      const parts = job.readParts ?? 1;
+      const days = job.intervalDays ?? 1;
+      // Whole cycles: a part every `days` days, all `parts` of them in at most 28 days (31 for monthly runs).
+      assert.ok(parts * days <= Math.max(READ_ALL_DATA_DAYS, days), `${job.id}: ${parts} parts every ${days} days`);
+      if (copy.method !== "volsync-kopia") restic++;
     }
+    assert.ok(restic >= 5);
     const dailyRestic = plan.jobs.find((j) => j.kind === "verify" && j.intervalDays === 1 && j.id.endsWith("@b2") && plan.items.find((i) => i.id === j.itemId)!.copies.find((c) => c.id === j.copyId)!.method === "volsync-restic")!;
     assert.equal(dailyRestic.readParts, 28);
     const job = cronJobs().find((j) => j.metadata.name === verificationName(dailyRestic))!;
@@ -80,9 +87,29 @@ describe("repository verifications", function () {
       const pod = job.spec.jobTemplate.spec.template.spec;
       assert.deepEqual(restrictedViolations(pod), [], job.metadata.name);
       for (const container of [...(pod.initContainers ?? []), ...pod.containers]) assert.match(container.image, /:[0-9][\w.-]*$|@sha256:/, `${job.metadata.name}: ${container.image} is pinned`);
-      const hour = Number(job.spec.schedule.split(" ")[1]);
-      assert.ok(!Number.isNaN(hour), `${job.metadata.name}: a fixed hour, not during the nightly backups`);
+      // After the nightly window, when the daily offsite copies are done (the window's hours, in the cluster's zone).
+      const [minute, hour] = job.spec.schedule.split(" ").map(Number);
+      const { start, hours } = config.cluster.backupWindow;
+      const afterWindow = (hour - (Number(start.slice(0, 2)) + hours) + 24) % 24;
+      assert.ok(afterWindow < 6 && minute >= 0 && minute < 60, `${job.metadata.name}: "${job.spec.schedule}" starts in the six hours after the backup window`);
+      assert.equal(job.spec.timeZone, config.cluster.timezone);
     }
+  });
+
+  it("check a restic repository backed up hourly 15 minutes after the backup's minute, never while it holds the lock; read NAS repositories as the mover's uid", () => {
+    let nas = 0;
+    for (const job of plan.jobs.filter((j) => j.kind === "verify" && j.destination === "nas")) {
+      const item = plan.items.find((i) => i.id === job.itemId)!;
+      const copy = item.copies.find((c) => c.id === job.copyId)!;
+      const cronJob = cronJobs().find((j) => j.metadata.name === verificationName(job))!;
+      const volume = exampleStackConfig().apps[item.app].volumes[item.name];
+      if (volume) assert.equal(cronJob.spec.jobTemplate.spec.template.spec.securityContext.runAsUser, volume.uid, `${job.id}: restic and Kopia write NAS files readable by their owner only`);
+      if (copy.method !== "volsync-restic") continue;
+      const backupMinute = Number(copy.schedule.cron.split(" ")[0]);
+      assert.equal(Number(job.schedule.cron.split(" ")[0]), (backupMinute + 15) % 60, job.id);
+      nas++;
+    }
+    assert.ok(nas >= 2, `${nas} hourly restic repositories`);
   });
 
   it("open the same repository the copy writes, with the writer's own store fields", () => {

@@ -406,7 +406,10 @@ export async function resolveBucketId(auth: B2Authorization, bucketName: string,
  * b2_create_key. The answer holds the key's secret, which B2 never shows again, so a create whose
  * answer is lost (network error, timeout, 408, 5xx, a reply without the secret) may have left a
  * live key nobody can use or will delete: before it tries again, or gives up, it deletes every
- * key that request could have made (see strayKeys). 429 and other 4xx answers are clear refusals.
+ * key that request could have made (see strayKeys) and that did not exist before it: a replace
+ * (`pulumi up --replace`, a lost state) asks for a key just like one consumers still use, which
+ * must survive. The keys are listed once before the first attempt for that. 429 and other 4xx
+ * answers are clear refusals.
  */
 export async function createKey(auth: B2Authorization, request: CreateKeyRequest, options?: B2CallOptions): Promise<CreatedKey> {
   const context = contextOf(options, authSecrets(auth));
@@ -420,6 +423,7 @@ export async function createKey(auth: B2Authorization, request: CreateKeyRequest
   if (request.namePrefix) body.namePrefix = request.namePrefix;
   if (request.validDurationInSeconds !== undefined) body.validDurationInSeconds = request.validDurationInSeconds;
   const { url, init } = postRequest(auth, "b2_create_key", body);
+  const existing = new Set(strayKeys(await listKeys(auth, options), request).map((key) => key.applicationKeyId));
   let answer: Record<string, unknown>;
   try {
     answer = await withRetry(
@@ -431,7 +435,7 @@ export async function createKey(auth: B2Authorization, request: CreateKeyRequest
           requiredString(reply, "applicationKey", operation);
           return reply;
         } catch (error) {
-          if (mayHaveCreated(error)) await removeStrayKeys(auth, request, error, options);
+          if (mayHaveCreated(error)) await removeStrayKeys(auth, request, existing, error, options);
           throw error;
         }
       },
@@ -492,9 +496,11 @@ function strayKeys(keys: readonly ListedKey[], request: CreateKeyRequest): Liste
 }
 
 /** Deletes the keys a create that failed without a clear answer may have left; says what to do when it cannot. */
-async function removeStrayKeys(auth: B2Authorization, request: CreateKeyRequest, failure: unknown, options?: B2CallOptions): Promise<void> {
+async function removeStrayKeys(auth: B2Authorization, request: CreateKeyRequest, existing: ReadonlySet<string>, failure: unknown, options?: B2CallOptions): Promise<void> {
   try {
-    for (const key of strayKeys(await listKeys(auth, options), request)) await deleteKey(auth, key.applicationKeyId, options);
+    for (const key of strayKeys(await listKeys(auth, options), request)) {
+      if (!existing.has(key.applicationKeyId)) await deleteKey(auth, key.applicationKeyId, options);
+    }
   } catch (error) {
     const failed = isB2Error(failure) ? failure.message : "an unexpected error";
     const cause = error instanceof Error ? error.message : String(error);

@@ -355,13 +355,23 @@ function checkAppVolumes(config: AppReferences, ctx: z.RefinementCtx): void {
           `set apps.${appName}.volumes.${volumeName}.volumeSnapshotClass to a VolumeSnapshotClass of ${volume.storageClass}'s driver`,
       );
     }
-    if (app.kopiaMirrors.length === 0) continue;
-    const mirrorsPath = ["apps", appName, "kopiaMirrors"];
     const kopia = Object.values(app.volumes).filter((volume) => volume.mover === "kopia");
     const tierKey = String(app.tier) as "1" | "2" | "3";
     const kinds: readonly string[] = TIER_DEFINITIONS[app.tier].defaults.destinationKinds;
     const destinations =
       app.destinations ?? config.tiers[tierKey]?.destinations ?? Object.keys(config.destinations).filter((name) => kinds.includes(config.destinations[name].kind));
+    // An app's Kopia volumes share one repository per destination; on a NAS, Kopia writes its
+    // files 0600 as the mover's uid, so movers of different owners could not read each other's.
+    const owners = [...new Set(kopia.map((volume) => `${volume.uid}:${volume.gid}`))];
+    if (owners.length > 1 && destinations.some((name) => config.destinations[name]?.kind === "nfs")) {
+      const [volumeName] = Object.entries(app.volumes).find(([, volume]) => volume.mover === "kopia" && `${volume.uid}:${volume.gid}` !== owners[0])!;
+      issue(
+        ["apps", appName, "volumes", volumeName, "uid"],
+        `the app's Kopia volumes share one repository on the NAS, whose files Kopia writes readable by their owner only, but they run as ${owners.join(" and ")}: give them one uid and gid, or use mover: restic for this volume`,
+      );
+    }
+    if (app.kopiaMirrors.length === 0) continue;
+    const mirrorsPath = ["apps", appName, "kopiaMirrors"];
     const listed = `apps.${appName}.destinations${app.destinations ? "" : ` (or tiers.${tierKey}.destinations)`}`;
     if (kopia.length === 0) {
       issue(mirrorsPath, "mirrors the app's NAS Kopia repository, but no volume of the app uses mover: kopia");
@@ -509,7 +519,7 @@ export const pricingSchema = z
   .describe("Prices for the monthly cost estimate in BACKUP-PLAN.md");
 
 const destinationCredentials = z.strictObject({
-  applicationKeyId: secretString().optional().describe("b2: id of a key with writeBuckets, writeKeys, deleteKeys"),
+  applicationKeyId: secretString().optional().describe("b2: id of a key with listBuckets, writeBuckets, listKeys, writeKeys, deleteKeys"),
   applicationKey: secretString().optional().describe("b2: that key's secret"),
   apiToken: secretString().optional().describe("r2: Cloudflare API token with R2 and API-token write"),
   sshPrivateKey: secretString().optional().describe('"truenas" and hosts: the private key Pulumi connects with'),

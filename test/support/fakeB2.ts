@@ -35,6 +35,9 @@ export interface ScriptedFailure {
   drop?: boolean;
 }
 
+/** In a failNext script: answer this call normally, fail a later one. */
+export const ANSWER_NORMALLY = "answer normally";
+
 /** An answer the fake computed: status and JSON body. */
 interface Answer {
   status: number;
@@ -82,7 +85,7 @@ export class FakeB2 {
   url = "";
 
   private server: Server | undefined;
-  private readonly scripted = new Map<string, ScriptedFailure[]>();
+  private readonly scripted = new Map<string, Array<ScriptedFailure | typeof ANSWER_NORMALLY>>();
   private readonly always = new Map<string, ScriptedFailure>();
 
   static async start(): Promise<FakeB2> {
@@ -125,7 +128,7 @@ export class FakeB2 {
   }
 
   /** The next calls of `operation` get these answers, in order. */
-  failNext(operation: string, ...failures: ScriptedFailure[]): void {
+  failNext(operation: string, ...failures: Array<ScriptedFailure | typeof ANSWER_NORMALLY>): void {
     this.scripted.set(operation, [...(this.scripted.get(operation) ?? []), ...failures]);
   }
 
@@ -170,7 +173,8 @@ export class FakeB2 {
     };
     this.requests.push(recorded);
 
-    const failure = this.scripted.get(recorded.operation)?.shift() ?? this.always.get(recorded.operation);
+    const next = this.scripted.get(recorded.operation)?.shift();
+    const failure = next === ANSWER_NORMALLY ? undefined : (next ?? this.always.get(recorded.operation));
     if (failure && !failure.afterWork) return this.fail(request, response, failure, recorded);
     const answer = this.answer(request, url, body);
     if (failure) return this.fail(request, response, failure, recorded);
