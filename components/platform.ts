@@ -12,7 +12,9 @@ import { BackupContext } from "./context";
 import { Operators } from "./operators";
 import { SnapshotSchedules } from "./snapshotSchedules";
 import { DatasetBackup } from "./datasetBackup";
+import { RepositoryVerification } from "./repositoryVerification";
 import { RestoreDrill } from "./restoreDrill";
+import { verificationName } from "../domain/verification";
 import { HostBackup } from "./hostBackup";
 import { NasShare } from "./nasShare";
 import { nasMounts } from "../domain/nas";
@@ -133,6 +135,12 @@ export class BackupPlatform extends pulumi.ComponentResource {
           },
           { parent: this },
         );
+      }
+      // Hosts' repositories are verified from the cluster's system namespace, with the store's copy of their keys.
+      if (item.namespace === "") {
+        for (const job of plan.jobs.filter((j) => j.kind === "verify" && j.itemId === item.id)) {
+          new RepositoryVerification(verificationName(job), { job, context }, { parent: this, providers: { kubernetes: context.kubernetes }, dependsOn: [this.systemNamespace] });
+        }
       }
     }
   }

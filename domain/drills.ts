@@ -19,7 +19,7 @@ import { BACKUP_MOUNT, dumpDirectory, JOB_GID, JOB_RESOURCES, JOB_UID, jobLabels
 import { kopiaIdentity, knownHostsLine, moverSecretRecipe, NAS_MOUNT, nasRepositoryOwner, resticRepository, SecretRecipe, sshKeyRef, StoreValue } from "./repositories";
 import { nasClaimName } from "./nas";
 import { bucketFields, cnpgOwner, storeItem } from "./secrets";
-import { b2S3Endpoint, r2S3Endpoint } from "./storage";
+import { b2S3Endpoint, credentialKindOf, r2S3Endpoint } from "./storage";
 import { restrictedContainer } from "./volsync";
 import { DRILL_READ_PERCENT, DRILL_SAMPLE_FILES } from "./drillSchedule";
 import {
@@ -238,7 +238,7 @@ function dumpDrill(config: StackConfig, item: PlannedItem, copy: PlannedCopy, jo
     volumes.push({ name: "backup", persistentVolumeClaim: { claimName: nasClaimName(copy.destination), readOnly: true } });
     fetch = { image: verifyImage(config, item), script: nasDumpFetchScript({ dir, item: item.name, maxAgeHours }), mounts };
   } else if (copy.method === "dump-restic") {
-    const env = dumpResticEnv(config, item, copy);
+    const env = storeResticEnv(config, item, copy);
     values.push(...env.values);
     Object.assign(template, env.template);
     fetch = {
@@ -302,11 +302,17 @@ function dumpDrill(config: StackConfig, item: PlannedItem, copy: PlannedCopy, jo
   };
 }
 
-/** What reading an app's offsite dump repository (restic on B2/R2) takes: its URL, password and bucket keys. */
-export function dumpResticEnv(config: StackConfig, item: PlannedItem, copy: PlannedCopy): { values: StoreValue[]; template: Record<string, string> } {
+/**
+ * What reading a restic repository on B2/R2 that a job outside VolSync writes (an app's offsite
+ * dumps, a host's backups) takes: its URL, and the password and bucket keys of its owner's store
+ * item, the writer's own.
+ */
+export function storeResticEnv(config: StackConfig, item: PlannedItem, copy: PlannedCopy): { values: StoreValue[]; template: Record<string, string> } {
   const target = config.destinations[copy.destination];
+  const credential = credentialKindOf(copy.method);
+  if (!credential || (copy.method !== "dump-restic" && copy.method !== "host-restic")) throw new Error(`${copy.id}: not a restic copy in object storage`);
   const own = storeItem(config.cluster.name, item.app);
-  const fields = bucketFields({ destination: copy.destination, credential: "dumps" });
+  const fields = bucketFields({ destination: copy.destination, credential });
   return {
     values: [
       { variable: "resticPassword", item: own, field: "restic-password" },

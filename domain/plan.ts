@@ -432,15 +432,16 @@ export const READ_ALL_DATA_DAYS = 28;
 const CADENCE_DAYS: Record<DrillCadence, number> = { daily: 1, weekly: 7, monthly: 31, quarterly: 92, yearly: 366 };
 
 /**
- * The repository a copy lives in, for verification: restic and pgBackRest keep one per item and
- * destination, Kopia one per app and destination (all its volumes), dump copies one per app and
- * destination. Copies without a tool that can check a repository (rsync, snapshots, Cloud Sync,
- * hosts, whose drills check instead) have none.
+ * The repository a copy lives in, for verification: restic (volumes, hosts) and pgBackRest keep
+ * one per item and destination, Kopia one per app and destination (all its volumes), dump copies
+ * one per app and destination. Copies without a tool that can check a repository (rsync,
+ * snapshots, Cloud Sync, whose drills decrypt and restore instead) have none.
  */
 export function verifiedRepository(item: PlannedItem, copy: PlannedCopy): string | undefined {
   switch (copy.method) {
     case "volsync-restic":
     case "pgbackrest":
+    case "host-restic":
       return `${item.id}/verify@${copy.destination}`;
     case "volsync-kopia":
       return `${item.app}/kopia-verify@${copy.destination}`;
@@ -482,7 +483,8 @@ function verifyJobs(config: StackConfig, items: readonly PlannedItem[], window: 
         app: item.app,
         itemId: item.id,
         copyId: copy.id,
-        namespace: item.namespace,
+        // Hosts' repositories are checked from the cluster, beside the TrueNAS drills.
+        namespace: item.namespace || config.cluster.systemNamespace,
         destination: copy.destination,
         controller: "cronjob",
         readParts: copy.method === "pgbackrest" ? 1 : Math.max(1, Math.round(READ_ALL_DATA_DAYS / intervalDays)),

@@ -7,20 +7,21 @@
 import type { StackConfig } from "./config/schema";
 import type { BackupPlan, PlannedJob } from "./plan";
 import { kubeName, LABELS } from "./naming";
-import { CNPG_UID, DrillObjects, drillCronJob, dumpResticEnv, nasRepositoryVolume, pgbackrestRepoEnv, withNotifications } from "./drills";
+import { CNPG_UID, DrillObjects, drillCronJob, storeResticEnv, nasRepositoryVolume, pgbackrestRepoEnv, withNotifications } from "./drills";
 import { JOB_GID, JOB_UID, notifyFor } from "./dumps";
 import { moverSecretRecipe, nasRepositoryOwner, StoreValue } from "./repositories";
 import { kopiaVerifyScript, pgbackrestRepoVerifyScript, resticVerifyScript } from "./jobs/verify";
 
 /**
  * The CronJob of a verification: "<app>-<item>-verify-<destination>" for restic and pgBackRest
- * repositories (one per item), "<app>-kopia-verify-<destination>" and
+ * repositories (one per item; "host-<name>-verify-<destination>" for hosts), "<app>-kopia-verify-<destination>" and
  * "<app>-dumps-verify-<destination>" for repositories an app's items share.
  */
 export function verificationName(job: Pick<PlannedJob, "id" | "app" | "destination">): string {
   const parts = job.id.split("@")[0].split("/");
   const subject = parts.length === 4 ? parts[2] : parts[1].replace(/-verify$/, "");
-  return kubeName([job.app, subject, "verify", job.destination]);
+  // A host's app is "host-<name>": "host-router-verify-b2", not "host-router-router-verify-b2".
+  return kubeName([job.app, job.app.endsWith(`-${subject}`) ? "" : subject, "verify", job.destination].filter(Boolean));
 }
 
 /** The verification of one repository: its Secret recipe and CronJob. */
@@ -30,7 +31,7 @@ export function verification(config: StackConfig, plan: BackupPlan, job: Planned
   if (!item || !copy) throw new Error(`${job.id}: the verified copy ${job.copyId} is not in the plan`);
   const name = verificationName(job);
   const secretName = kubeName(["hb", name]);
-  const subject = name.slice(item.app.length + 1, name.length - `-verify-${job.destination}`.length);
+  const subject = name.slice(item.app.length + 1, name.length - `-verify-${job.destination}`.length) || item.name;
   const notify = notifyFor(config, item.app, subject);
   const parts = job.readParts ?? 1;
   const intervalDays = job.intervalDays ?? 1;
@@ -69,8 +70,9 @@ export function verification(config: StackConfig, plan: BackupPlan, job: Planned
         }),
       };
     }
-    case "dump-restic": {
-      const env = dumpResticEnv(config, item, copy);
+    case "dump-restic":
+    case "host-restic": {
+      const env = storeResticEnv(config, item, copy);
       return {
         secret: recipe(env.values, env.template),
         cronJob: drillCronJob({ ...pod, main: { image: config.images.restic, script: resticVerifyScript({ notify, parts, intervalDays }), secretEnv: true } }),

@@ -39,7 +39,7 @@ const CORPUS: BadConfig[] = [
   { what: "namespace not a DNS label", edit: (c) => (c.apps.grafana.namespace = "Observability_NS"), path: "apps.grafana.namespace", says: 'got "Observability_NS"' },
   { what: "destination kind unknown", edit: (c) => (c.destinations.b2.kind = "s3"), path: "destinations.b2.kind", says: 'did you mean' },
   { what: "destination kind missing", edit: (c) => delete c.destinations.nas.kind, path: "destinations.nas.kind", says: "is required" },
-  { what: "Kopia volumes of one app with different owners on a NAS", edit: (c) => (c.apps.arr.volumes["sonarr-config"].uid = 1000), path: "apps.arr.volumes.sonarr-config.uid", says: "share one repository on the NAS" },
+  { what: "Kopia volumes of one app with different owners on a NAS", edit: (c) => (c.apps.arr.volumes["sonarr-config"].uid = 1000), path: "apps.arr.volumes.sonarr-config.uid", says: "Kopia volumes of one app share a repository" },
   { what: "zero claim size", edit: (c) => (c.apps.immich.volumes.library.capacity = "0Gi"), path: "apps.immich.volumes.library.capacity", says: "must be larger than zero" },
   { what: "claim size not a quantity", edit: (c) => (c.apps.immich.volumes.library.capacity = "lots"), path: "apps.immich.volumes.library.capacity", says: "Kubernetes quantity" },
   { what: "b2 region malformed", edit: (c) => (c.destinations.b2.region = "us-east"), path: "destinations.b2.region", says: 'got "us-east"' },

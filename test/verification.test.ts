@@ -19,7 +19,7 @@ import { editedConfig, exampleStackConfig, runExample } from "./support/stack";
 type Json = Record<string, any>;
 const manifest = (resource: CapturedResource) => reveal(resource.inputs) as Json;
 const VERIFY = "homelab-backups.dev/verify";
-const REPOSITORY_METHODS = ["volsync-restic", "volsync-kopia", "pgbackrest", "dump-restic"];
+const REPOSITORY_METHODS = ["volsync-restic", "volsync-kopia", "pgbackrest", "dump-restic", "host-restic"];
 
 describe("repository verifications", function () {
   this.timeout(300_000);
@@ -153,6 +153,18 @@ describe("repository verifications", function () {
       const written = externalSecret(writer.metadata.namespace, writer.spec.jobTemplate.spec.template.spec.containers[0].envFrom[0].secretRef.name);
       const read = externalSecret(verify.metadata.namespace, verify.spec.jobTemplate.spec.template.spec.containers[0].envFrom[0].secretRef.name);
       assert.equal(read.spec.target.template.data.RESTIC_REPOSITORY, written.spec.target.template.data.RESTIC_REPOSITORY);
+    }
+  });
+
+  it("check hosts' restic repositories from the system namespace, with the host's own store item", () => {
+    const hosts = cronJobs().filter((j) => j.metadata.labels["homelab-backups.dev/data"]?.startsWith("hosts.host."));
+    assert.ok(hosts.length >= 2, "every host copy in object storage is verified");
+    for (const job of hosts) {
+      assert.equal(job.metadata.namespace, config.cluster.systemNamespace);
+      const secret = externalSecret(job.metadata.namespace, job.spec.jobTemplate.spec.template.spec.containers[0].envFrom[0].secretRef.name);
+      const host = job.metadata.labels["homelab-backups.dev/data"].split(".").pop();
+      assert.match(secret.spec.target.template.data.RESTIC_REPOSITORY, new RegExp(`/ether-hosts-[0-9a-f]+/${host}$`));
+      assert.ok(secret.spec.data.some((d: Json) => d.remoteRef.key === `homelab-backups-ether-host-${host}/restic-password`), "the host's password from its own store item");
     }
   });
 

@@ -200,7 +200,7 @@ function checkVolumes(config: StackConfig): Problem[] {
         problems.push({
           path: ["apps", appName, "volumes", volumeName, "uid"],
           message:
-            `Kopia volumes of one app share a repository, whose maintenance runs as one user; ` +
+            `Kopia volumes of one app share a repository, whose maintenance runs as one user (and on a NAS whose files only their owner can read); ` +
             `use the uid/gid of apps.${appName}.volumes.${firstName} (${first.uid}/${first.gid}) or mover: restic`,
         });
       }

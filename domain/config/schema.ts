@@ -360,16 +360,6 @@ function checkAppVolumes(config: AppReferences, ctx: z.RefinementCtx): void {
     const kinds: readonly string[] = TIER_DEFINITIONS[app.tier].defaults.destinationKinds;
     const destinations =
       app.destinations ?? config.tiers[tierKey]?.destinations ?? Object.keys(config.destinations).filter((name) => kinds.includes(config.destinations[name].kind));
-    // An app's Kopia volumes share one repository per destination; on a NAS, Kopia writes its
-    // files 0600 as the mover's uid, so movers of different owners could not read each other's.
-    const owners = [...new Set(kopia.map((volume) => `${volume.uid}:${volume.gid}`))];
-    if (owners.length > 1 && destinations.some((name) => config.destinations[name]?.kind === "nfs")) {
-      const [volumeName] = Object.entries(app.volumes).find(([, volume]) => volume.mover === "kopia" && `${volume.uid}:${volume.gid}` !== owners[0])!;
-      issue(
-        ["apps", appName, "volumes", volumeName, "uid"],
-        `the app's Kopia volumes share one repository on the NAS, whose files Kopia writes readable by their owner only, but they run as ${owners.join(" and ")}: give them one uid and gid, or use mover: restic for this volume`,
-      );
-    }
     if (app.kopiaMirrors.length === 0) continue;
     const mirrorsPath = ["apps", appName, "kopiaMirrors"];
     const listed = `apps.${appName}.destinations${app.destinations ? "" : ` (or tiers.${tierKey}.destinations)`}`;
