@@ -288,7 +288,7 @@ describe("host backups with restic and systemd", function () {
      * repository), the same hooks and the host's lock file; the second starts while the first is
      * in its pre hook. Returns both runs and the hooks' log.
      */
-    async function twoDestinations(lockFiles: [string, string]): Promise<{ runs: Run[]; log: string[] }> {
+    async function twoDestinations(lockFiles: [string, string], overlap: { waitForTheOther?: boolean } = {}): Promise<{ runs: Run[]; log: string[] }> {
       const log = join(bench.dir, "hooks.log");
       const dump = join(bench.src, "dump");
       const runs = (["b2", "r2"] as const).map(async (destination, i) => {
@@ -299,7 +299,10 @@ describe("host backups with restic and systemd", function () {
             `printf 'pre-start ${destination}\\n' >> '${log}'`,
             `mkdir -p '${dump}'`,
             `printf 'dump for ${destination}\\n' > '${dump}/postgresql.sql'`,
-            "sleep 2",
+            // Without a lock both hooks overlap: each waits (up to 30 s, however slow the machine) for the other's start.
+            overlap.waitForTheOther
+              ? `for i in $(seq 300); do [ "$(grep -c '^pre-start' '${log}')" -ge 2 ] && break; sleep 0.1; done`
+              : "sleep 2",
             `printf 'pre-end ${destination}\\n' >> '${log}'`,
           ].join("\n"),
           // The seed's cleanup: the dump goes once the backup has it.
@@ -333,7 +336,7 @@ describe("host backups with restic and systemd", function () {
     });
 
     it("without a shared lock the same two runs interleave their hooks (the check above can fail)", async () => {
-      const { runs, log } = await twoDestinations([join(bench.dir, "b2.lock"), join(bench.dir, "r2.lock")]);
+      const { runs, log } = await twoDestinations([join(bench.dir, "b2.lock"), join(bench.dir, "r2.lock")], { waitForTheOther: true });
       // Both pre hooks start before either ends, in whichever order the two runs got going.
       assert.deepEqual([...log.slice(0, 2)].sort(), ["pre-start b2", "pre-start r2"], `${log.join(", ")}\n${runs.map((r) => r.stderr).join("\n")}`);
     });
