@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { kopiaMirrorCronJob, kopiaMirrorLabels, kopiaMirrorSecretRecipe, PlannedKopiaMirror } from "../domain/kopiaMirror";
 import { externalSecretManifest } from "../domain/repositories";
+import { COMPONENT_TYPES } from "../domain/types";
 import { BackupContext } from "./context";
 import { kubernetesObject } from "./kubernetes";
 
@@ -16,7 +17,7 @@ export interface KopiaMirrorArgs {
  * through an ExternalSecret) and the CronJob running `kopia repository sync-to s3 --delete`.
  */
 export class KopiaMirror extends pulumi.ComponentResource {
-  static readonly __pulumiType = "homelab-backups:volumes:KopiaMirror";
+  static readonly __pulumiType = COMPONENT_TYPES.kopiaMirror;
 
   constructor(name: string, args: KopiaMirrorArgs, opts?: pulumi.ComponentResourceOptions) {
     const { mirror } = args;

@@ -5,6 +5,7 @@ export const COMPONENT_TYPES = {
   app: "homelab-backups:apps:AppBackup",
   volume: "homelab-backups:volumes:VolumeBackup",
   canary: "homelab-backups:volumes:VolumeCanary",
+  kopiaMirror: "homelab-backups:volumes:KopiaMirror",
   cnpg: "homelab-backups:databases:CnpgBackup",
   dump: "homelab-backups:databases:DumpBackup",
   dataset: "homelab-backups:truenas:DatasetBackup",
