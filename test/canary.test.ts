@@ -29,7 +29,7 @@ import { evaluatePolicies } from "../offline/policyHarness";
 import { reveal } from "../offline/wire";
 import { backupJobHygiene } from "../policies/kubernetes";
 import { PACK_NAME } from "../policies/registry";
-import { exec, isRoot, mustExec, RecordedRequest, Recorder, startRecorder, tempDir, toolDir, which } from "./support/services";
+import { BUSYBOX, Busybox, exec, isRoot, RecordedRequest, Recorder, startRecorder, tempDir, toolDir, which, jobShell } from "./support/services";
 import { editedConfig, exampleStackConfig, runExample } from "./support/stack";
 
 // `any`: manifests are walked by path in assertions.
@@ -37,7 +37,6 @@ type Json = Record<string, any>;
 const CANARY_LABEL = "homelab-backups.dev/canary";
 const NOBODY = 65534;
 const NTFY_TOKEN = "tk_ntfyS3cretToken";
-const BUSYBOX = process.env.JOB_SHELL === "busybox";
 
 interface Run {
   code: number | null;
@@ -61,13 +60,8 @@ describe(`volume canaries${BUSYBOX ? " (busybox)" : ""}`, function () {
       root = tempDir("canary");
       chmodSync(root, 0o755); // the job runs as nobody and must reach its script and tools
       recorder = await startRecorder();
-      let busybox: { path: string; applets: ReadonlySet<string> } | undefined;
-      if (BUSYBOX) {
-        const path = which("busybox");
-        assert.ok(path, "JOB_SHELL=busybox needs busybox on PATH (Debian: apt-get install busybox)");
-        busybox = { path, applets: new Set((await mustExec(path, ["--list"])).split("\n").filter(Boolean)) };
-        shell = [path, "sh"];
-      }
+      let busybox: Busybox | undefined;
+      ({ shell, busybox } = await jobShell());
       bin = toolDir(root, CANARY_TOOLS, busybox);
     });
     after(async () => {

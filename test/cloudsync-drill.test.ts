@@ -14,7 +14,7 @@ import { join, relative } from "node:path";
 import { CLOUDSYNC_DRILL_ENV, CLOUDSYNC_DRILL_TOOLS, cloudSyncDrillScript, cloudSyncRemotePath } from "../domain/jobs/cloudsyncDrill";
 import type { Notify } from "../domain/jobs/scripts";
 import { CLOUDSYNC_SECRET_ENV } from "../domain/truenas";
-import { exec, mustExec, RecordedRequest, Recorder, startRecorder, tempDir, toolDir, which } from "./support/services";
+import { BUSYBOX, Busybox, exec, mustExec, RecordedRequest, Recorder, startRecorder, tempDir, toolDir, jobShell } from "./support/services";
 
 const SECRETS = { password: "cs-Passw0rd-Secret", salt: "cs-Salt-S3cretValue", ntfy: "tk_ntfyDrillToken" };
 const WRONG = { password: "wrong-Passw0rd-Secret", salt: "wrong-Salt-S3cretValue" };
@@ -75,7 +75,6 @@ interface DrillRun {
   pings: { path: string; body: string }[];
 }
 
-const BUSYBOX = process.env.JOB_SHELL === "busybox";
 
 describe(`cloud sync restore drill against TrueNAS-style rclone crypt copies${BUSYBOX ? " (busybox)" : ""}`, function () {
   this.timeout(60_000);
@@ -85,7 +84,7 @@ describe(`cloud sync restore drill against TrueNAS-style rclone crypt copies${BU
   let bin: string;
   let recorder: Recorder;
   let shell: string[] = ["/bin/sh"];
-  let busybox: { path: string; applets: ReadonlySet<string> } | undefined;
+  let busybox: Busybox | undefined;
   let runs = 0;
 
   const notify = (item: string): Notify => ({ app: "photos", item, ntfyUrl: `${recorder.url}/drills` });
@@ -119,12 +118,7 @@ describe(`cloud sync restore drill against TrueNAS-style rclone crypt copies${BU
     mkdirSync(join(remoteRoot, BUCKET), { recursive: true });
     writeDataset(source);
     recorder = await startRecorder();
-    if (BUSYBOX) {
-      const path = which("busybox");
-      assert.ok(path, "JOB_SHELL=busybox needs busybox on PATH (Debian: apt-get install busybox)");
-      busybox = { path, applets: new Set((await mustExec(path, ["--list"])).split("\n").filter(Boolean)) };
-      shell = [path, "sh"];
-    }
+    ({ shell, busybox } = await jobShell());
     bin = toolDir(root, CLOUDSYNC_DRILL_TOOLS, busybox);
     await Promise.all([
       truenasPush("truenas/photos", false, SECRETS.salt),

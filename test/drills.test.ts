@@ -36,7 +36,7 @@ import {
 } from "../domain/jobs/drills";
 import { Notify, postgresDumpScript, resticOffsiteScript, rsyncOffsiteScript, SCRIPT_TOOLS } from "../domain/jobs/scripts";
 import { ArchivingPostgres, asServerUser, drillToolDir, ownForServer, startArchivingPostgres } from "./support/drillServices";
-import { exec, freePort, mustExec, Postgres, RecordedRequest, Recorder, startPostgres, startRecorder, startRedis, startSshd, Sshd, tempDir, toolDir, which } from "./support/services";
+import { BUSYBOX, Busybox, exec, freePort, mustExec, Postgres, RecordedRequest, Recorder, startPostgres, startRecorder, startRedis, startSshd, Sshd, tempDir, toolDir, jobShell } from "./support/services";
 
 const SECRETS = {
   pg: "pg-S3cret-passw0rd",
@@ -47,7 +47,6 @@ const SECRETS = {
 const WRONG_PASSWORD = "wrong-S3cret-passw0rd";
 const ALL_SECRETS = [...Object.values(SECRETS), WRONG_PASSWORD];
 
-const BUSYBOX = process.env.JOB_SHELL === "busybox";
 
 interface Run {
   code: number | null;
@@ -75,7 +74,7 @@ describe(`restore drill scripts, proven by real restores${BUSYBOX ? " (busybox)"
   let root: string;
   let recorder: Recorder;
   let shell: string[] = ["/bin/sh"];
-  let busybox: { path: string; applets: ReadonlySet<string> } | undefined;
+  let busybox: Busybox | undefined;
   const toolDirs = new Map<string, string>();
   let counter = 0;
 
@@ -83,12 +82,7 @@ describe(`restore drill scripts, proven by real restores${BUSYBOX ? " (busybox)"
     root = tempDir("drills");
     chmodSync(root, 0o755); // the postgres user runs some drills and must reach their files
     recorder = await startRecorder();
-    if (BUSYBOX) {
-      const path = which("busybox");
-      assert.ok(path, "JOB_SHELL=busybox needs busybox on PATH (Debian: apt-get install busybox)");
-      busybox = { path, applets: new Set((await mustExec(path, ["--list"])).split("\n").filter(Boolean)) };
-      shell = [path, "sh"];
-    }
+    ({ shell, busybox } = await jobShell());
   });
   after(async () => {
     await recorder?.stop();

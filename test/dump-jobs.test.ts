@@ -37,6 +37,9 @@ import {
   tempDir,
   toolDir,
   which,
+  BUSYBOX,
+  Busybox,
+  jobShell,
 } from "./support/services";
 
 /** Secrets the jobs get from their environment; none may show in script text, logs or messages. */
@@ -67,25 +70,19 @@ const nextSecond = () => sleep(1020 - (Date.now() % 1000));
  * JOB_SHELL=busybox runs the scripts under `busybox sh` with busybox's applets in place of
  * Debian's coreutils, gzip and wget, as in the alpine images (needs Debian's busybox package).
  */
-const BUSYBOX = process.env.JOB_SHELL === "busybox";
 
 describe(`backup job scripts, proven by real restores${BUSYBOX ? " (busybox)" : ""}`, function () {
   this.timeout(120_000);
   let root: string;
   let recorder: Recorder;
   let shell: string[] = ["/bin/sh"];
-  let busybox: { path: string; applets: ReadonlySet<string> } | undefined;
+  let busybox: Busybox | undefined;
   const toolDirs = new Map<ScriptName, string>();
 
   before(async () => {
     root = tempDir("jobs");
     recorder = await startRecorder();
-    if (BUSYBOX) {
-      const path = which("busybox");
-      assert.ok(path, "JOB_SHELL=busybox needs busybox on PATH (Debian: apt-get install busybox)");
-      busybox = { path, applets: new Set((await mustExec(path, ["--list"])).split("\n").filter(Boolean)) };
-      shell = [path, "sh"];
-    }
+    ({ shell, busybox } = await jobShell());
   });
   after(async () => {
     await recorder?.stop();

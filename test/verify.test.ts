@@ -19,7 +19,7 @@ import { kopiaConnectFunction } from "../domain/jobs/restoreCheck";
 import { Notify } from "../domain/jobs/scripts";
 import { kopiaVerifyScript, pgbackrestRepoVerifyScript, resticVerifyScript, VERIFY_ENV, VERIFY_TOOLS, VerifyScriptName } from "../domain/jobs/verify";
 import { ArchivingPostgres, startArchivingPostgres } from "./support/drillServices";
-import { exec, mustExec, RecordedRequest, Recorder, startRecorder, tempDir, toolDir, which } from "./support/services";
+import { BUSYBOX, Busybox, exec, mustExec, RecordedRequest, Recorder, startRecorder, tempDir, toolDir, which, jobShell } from "./support/services";
 
 const SECRETS = {
   restic: "restic-S3cret-passw0rd",
@@ -31,7 +31,6 @@ const SECRETS = {
 const WRONG_PASSWORD = "wrong-S3cret-passw0rd";
 const ALL_SECRETS = [...Object.values(SECRETS), WRONG_PASSWORD];
 
-const BUSYBOX = process.env.JOB_SHELL === "busybox";
 const TITLE = "repository verification";
 
 interface Run {
@@ -92,7 +91,7 @@ describe(`repository verification scripts, proven by real tools${BUSYBOX ? " (bu
   let root: string;
   let recorder: Recorder;
   let shell: string[] = ["/bin/sh"];
-  let busybox: { path: string; applets: ReadonlySet<string> } | undefined;
+  let busybox: Busybox | undefined;
   const toolDirs = new Map<string, string>();
   let counter = 0;
 
@@ -100,12 +99,7 @@ describe(`repository verification scripts, proven by real tools${BUSYBOX ? " (bu
     root = tempDir("verify");
     chmodSync(root, 0o755);
     recorder = await startRecorder();
-    if (BUSYBOX) {
-      const path = which("busybox");
-      assert.ok(path, "JOB_SHELL=busybox needs busybox on PATH (Debian: apt-get install busybox)");
-      busybox = { path, applets: new Set((await mustExec(path, ["--list"])).split("\n").filter(Boolean)) };
-      shell = [path, "sh"];
-    }
+    ({ shell, busybox } = await jobShell());
   });
   after(async () => {
     await recorder?.stop();

@@ -73,6 +73,8 @@ import {
   commonPart,
   notifyFunction,
   REQUIRE_ENV_FUNCTION,
+  PGBACKREST_REPOSITORY_ENV,
+  REQUIRE_RESTIC_ENV_FUNCTION,
   SIGNAL_TRAPS,
   Notify,
   render,
@@ -179,18 +181,7 @@ export const DRILL_ENV: Readonly<Record<DrillScriptName, { required: readonly st
   pgbackrestFetch: {
     required: ["PGBACKREST_STANZA"],
     optional: [
-      "PGBACKREST_REPO<n>_TYPE",
-      "PGBACKREST_REPO<n>_PATH",
-      "PGBACKREST_REPO<n>_S3_BUCKET",
-      "PGBACKREST_REPO<n>_S3_ENDPOINT",
-      "PGBACKREST_REPO<n>_S3_REGION",
-      "PGBACKREST_REPO<n>_S3_KEY",
-      "PGBACKREST_REPO<n>_S3_KEY_SECRET",
-      "PGBACKREST_REPO<n>_S3_URI_STYLE",
-      "PGBACKREST_REPO<n>_CIPHER_TYPE",
-      "PGBACKREST_REPO<n>_CIPHER_PASS",
-      "PGBACKREST_LOG_LEVEL_STDERR",
-      "PGBACKREST_LOCK_PATH",
+      ...PGBACKREST_REPOSITORY_ENV,
       "SCRATCH",
       "TMPDIR",
     ],
@@ -534,7 +525,7 @@ export function resticVolumeDrillScript(o: { notify: Notify; maxAgeHours: number
     '  if [ -d "$work/restore" ]; then chmod -R u+rwx "$work/restore" 2>/dev/null; fi',
     "}",
     "",
-    ...resticPasswordPart(),
+    ...REQUIRE_RESTIC_ENV_FUNCTION,
     ...resticNewestPart("the repository"),
     "check_age() {",
     "  age=$((now - snap_epoch))",
@@ -620,26 +611,6 @@ export function resticVolumeDrillScript(o: { notify: Notify; maxAgeHours: number
     `summary="restored $checked of $total_files files ($bytes bytes) from snapshot $snap_short of $snap_time ($(hours_old "$age") old, $snapshot_count snapshots), sizes match${o.canary ? "$canary_note" : ""};`
       + ' restic check --read-data-subset=$READ_DATA_SUBSET passed; restore took $restore_seconds s, the drill $(($(date -u +%s) - started)) s"',
   ]);
-}
-
-/**
- * `require_restic_env`: RESTIC_REPOSITORY and a password, given as RESTIC_PASSWORD (a mover's or
- * offsite job's Secret) or RESTIC_PASSWORD_FILE / RESTIC_PASSWORD_COMMAND (a host's environment
- * file). The password itself is only tested for being set, and forgotten.
- */
-function resticPasswordPart(): string[] {
-  return [
-    "require_restic_env() {",
-    "  require_env RESTIC_REPOSITORY",
-    "  for name in RESTIC_PASSWORD RESTIC_PASSWORD_FILE RESTIC_PASSWORD_COMMAND; do",
-    '    eval "value=\\${$name:-}"',
-    "    if [ -n \"$value\" ]; then value=''; return 0; fi",
-    "  done",
-    '  echo "missing environment variables: RESTIC_PASSWORD (or RESTIC_PASSWORD_FILE or RESTIC_PASSWORD_COMMAND)" >&2',
-    "  return 1",
-    "}",
-    "",
-  ];
 }
 
 function checkSample(sampleFiles: number): void {
@@ -1065,7 +1036,7 @@ export function resticDumpFetchScript(o: { item: string; dir: string; maxAgeHour
     ...fetchPart("fetch of the newest dump from restic"),
     ...timePart(),
     ...newestDumpPart(),
-    ...resticPasswordPart(),
+    ...REQUIRE_RESTIC_ENV_FUNCTION,
     ...resticNewestPart(`the repository (tag ${RESTIC_TAG}, path $DIR)`),
     "list_snapshot() {",
     '  restic --no-cache ls --json --no-lock "$snap_id" >"$work/ls.json"',

@@ -75,6 +75,21 @@ export const KOPIA_REPOSITORY_ENV = {
   required: ["KOPIA_REPOSITORY", "KOPIA_PASSWORD"],
   optional: ["KOPIA_S3_ENDPOINT", "AWS_REGION", ...AWS_ENV, "SFTP_HOST", "SFTP_PORT", "SFTP_USERNAME", "SFTP_PATH", "SFTP_KEY_FILE", "SFTP_KNOWN_HOSTS_DATA", ...NOTIFY_ENV],
 } as const;
+/** The settings of one pgBackRest repository (`<n>`: its number in the Stanza) a job reads from its environment. */
+export const PGBACKREST_REPOSITORY_ENV = [
+  "PGBACKREST_REPO<n>_TYPE",
+  "PGBACKREST_REPO<n>_PATH",
+  "PGBACKREST_REPO<n>_S3_BUCKET",
+  "PGBACKREST_REPO<n>_S3_ENDPOINT",
+  "PGBACKREST_REPO<n>_S3_REGION",
+  "PGBACKREST_REPO<n>_S3_KEY",
+  "PGBACKREST_REPO<n>_S3_KEY_SECRET",
+  "PGBACKREST_REPO<n>_S3_URI_STYLE",
+  "PGBACKREST_REPO<n>_CIPHER_TYPE",
+  "PGBACKREST_REPO<n>_CIPHER_PASS",
+  "PGBACKREST_LOG_LEVEL_STDERR",
+  "PGBACKREST_LOCK_PATH",
+] as const;
 /** What a dump script calls on top: publishing and pruning files, gzip. */
 const DUMP_TOOLS = ["chmod", "find", "gzip", "mv", "wc"] as const;
 
@@ -474,6 +489,25 @@ export const REQUIRE_ENV_FUNCTION: readonly string[] = [
   "  done",
   '  if [ -n "$missing" ]; then echo "missing environment variables:$missing" >&2; return 1; fi',
   "}",
+];
+
+/**
+ * The sh function `require_restic_env`: RESTIC_REPOSITORY and a password, given as RESTIC_PASSWORD
+ * (a mover's or offsite job's Secret) or RESTIC_PASSWORD_FILE / RESTIC_PASSWORD_COMMAND (a host's
+ * environment file). The password itself is only tested for being set, and forgotten. Needs
+ * REQUIRE_ENV_FUNCTION (commonPart defines it).
+ */
+export const REQUIRE_RESTIC_ENV_FUNCTION: readonly string[] = [
+  "require_restic_env() {",
+  "  require_env RESTIC_REPOSITORY",
+  "  for name in RESTIC_PASSWORD RESTIC_PASSWORD_FILE RESTIC_PASSWORD_COMMAND; do",
+  '    eval "value=\\${$name:-}"',
+  "    if [ -n \"$value\" ]; then value=''; return 0; fi",
+  "  done",
+  '  echo "missing environment variables: RESTIC_PASSWORD (or RESTIC_PASSWORD_FILE or RESTIC_PASSWORD_COMMAND)" >&2',
+  "  return 1",
+  "}",
+  "",
 ];
 
 /**

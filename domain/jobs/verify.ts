@@ -40,7 +40,7 @@
  * and every script also reads NTFY_TOKEN, HEALTHCHECKS_URL and TMPDIR (/tmp), all optional.
  */
 import { kopiaConnectFunction } from "./restoreCheck";
-import { checkNotify, COMMON_TOOLS, commonPart, KOPIA_REPOSITORY_ENV, Notify, NOTIFY_ENV, render, RESTIC_REPOSITORY_ENV, scriptHeader } from "./scripts";
+import { checkNotify, COMMON_TOOLS, commonPart, KOPIA_REPOSITORY_ENV, Notify, NOTIFY_ENV, PGBACKREST_REPOSITORY_ENV, render, REQUIRE_RESTIC_ENV_FUNCTION, RESTIC_REPOSITORY_ENV, scriptHeader } from "./scripts";
 
 export type VerifyScriptName = "resticVerify" | "kopiaVerify" | "pgbackrestRepoVerify";
 
@@ -64,18 +64,7 @@ export const VERIFY_ENV: Readonly<Record<VerifyScriptName, { required: readonly 
   pgbackrestRepoVerify: {
     required: ["PGBACKREST_STANZA"],
     optional: [
-      "PGBACKREST_REPO<n>_TYPE",
-      "PGBACKREST_REPO<n>_PATH",
-      "PGBACKREST_REPO<n>_S3_BUCKET",
-      "PGBACKREST_REPO<n>_S3_ENDPOINT",
-      "PGBACKREST_REPO<n>_S3_REGION",
-      "PGBACKREST_REPO<n>_S3_KEY",
-      "PGBACKREST_REPO<n>_S3_KEY_SECRET",
-      "PGBACKREST_REPO<n>_S3_URI_STYLE",
-      "PGBACKREST_REPO<n>_CIPHER_TYPE",
-      "PGBACKREST_REPO<n>_CIPHER_PASS",
-      "PGBACKREST_LOG_LEVEL_STDERR",
-      "PGBACKREST_LOCK_PATH",
+      ...PGBACKREST_REPOSITORY_ENV,
       "PGBACKREST_PROCESS_MAX",
       ...NOTIFY_ENV,
     ],
@@ -122,17 +111,7 @@ export function resticVerifyScript(o: { notify: Notify; parts: number; intervalD
     `PARTS=${o.parts}`,
     `INTERVAL_DAYS=${o.intervalDays}`,
     "",
-    "# RESTIC_REPOSITORY and a password (RESTIC_PASSWORD, _FILE or _COMMAND); the password is only tested for being set.",
-    "require_restic_env() {",
-    "  require_env RESTIC_REPOSITORY",
-    "  for name in RESTIC_PASSWORD RESTIC_PASSWORD_FILE RESTIC_PASSWORD_COMMAND; do",
-    '    eval "value=\\${$name:-}"',
-    "    if [ -n \"$value\" ]; then value=''; return 0; fi",
-    "  done",
-    '  echo "missing environment variables: RESTIC_PASSWORD (or RESTIC_PASSWORD_FILE or RESTIC_PASSWORD_COMMAND)" >&2',
-    "  return 1",
-    "}",
-    "",
+    ...REQUIRE_RESTIC_ENV_FUNCTION,
     "# Wait for a backup's lock instead of failing on it, where restic can (0.16+).",
     "retry_lock=''",
     "if restic --help 2>/dev/null | grep -q -- '--retry-lock'; then retry_lock='--retry-lock=1h'; fi",

@@ -131,12 +131,28 @@ export function pgBinDir(): string {
 
 const PG_TOOLS = new Set(["pg_dump", "pg_dumpall", "pg_restore", "psql", "createdb"]);
 
+/** JOB_SHELL=busybox runs the job scripts under busybox sh with busybox's applets, as in the alpine images. */
+export const BUSYBOX = process.env.JOB_SHELL === "busybox";
+
+export interface Busybox {
+  path: string;
+  applets: ReadonlySet<string>;
+}
+
+/** The shell job scripts run under (Debian's sh, or busybox sh), and busybox's applets for toolDir. */
+export async function jobShell(): Promise<{ shell: string[]; busybox?: Busybox }> {
+  if (!BUSYBOX) return { shell: ["/bin/sh"] };
+  const path = which("busybox");
+  if (!path) throw new Error("JOB_SHELL=busybox needs busybox on PATH (Debian: apt-get install busybox)");
+  return { shell: [path, "sh"], busybox: { path, applets: new Set((await mustExec(path, ["--list"])).split("\n").filter(Boolean)) } };
+}
+
 /**
  * A directory holding exactly the named tools (symlinks), to run a script with PATH set to it:
  * a tool the script uses but does not declare is then "not found". With `busybox` (its path),
  * every tool that is one of its applets is that applet, as in an alpine image.
  */
-export function toolDir(parent: string, tools: readonly string[], busybox?: { path: string; applets: ReadonlySet<string> }): string {
+export function toolDir(parent: string, tools: readonly string[], busybox?: Busybox): string {
   const dir = mkdtempSync(join(parent, "bin-"));
   for (const tool of tools) {
     const target = busybox?.applets.has(tool) ? busybox.path : PG_TOOLS.has(tool) ? join(pgBinDir(), tool) : which(tool);
