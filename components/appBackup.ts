@@ -11,7 +11,6 @@ import { VolumeBackup } from "./volumeBackup";
 import { kubernetesObject } from "./kubernetes";
 import { kopiaMaintenance } from "../domain/volsync";
 import { verificationName } from "../domain/verification";
-import { kopiaMirrors } from "../domain/kopiaMirror";
 import { KopiaMirror } from "./kopiaMirror";
 import { volumeCanary } from "../domain/canary";
 import { VolumeCanary } from "./volumeCanary";
@@ -63,7 +62,7 @@ export class AppBackup extends pulumi.ComponentResource {
       const canary = volumeCanary(args.context.config, args.context.plan, item);
       if (canary) new VolumeCanary(`${childName}-canary`, { canary, context: args.context }, childOpts);
     }
-    for (const mirror of kopiaMirrors(args.context.config, args.context.plan).filter((m) => m.app === app.name)) {
+    for (const mirror of args.context.mirrors.filter((m) => m.app === app.name)) {
       new KopiaMirror(`${app.name}-kopia-mirror-${mirror.source}-${mirror.destination}`, { mirror, context: args.context }, childOpts);
     }
     for (const job of args.context.plan.jobs.filter((j) => j.kind === "verify" && j.app === app.name)) {

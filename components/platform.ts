@@ -15,6 +15,7 @@ import { DatasetBackup } from "./datasetBackup";
 import { RepositoryVerification } from "./repositoryVerification";
 import { RestoreDrill } from "./restoreDrill";
 import { verificationName } from "../domain/verification";
+import { kopiaMirrors } from "../domain/kopiaMirror";
 import { HostBackup } from "./hostBackup";
 import { NasShare } from "./nasShare";
 import { nasMounts } from "../domain/nas";
@@ -73,7 +74,7 @@ export class BackupPlatform extends pulumi.ComponentResource {
     const bucketCredentials = this.offsiteStorage(config, plan);
     const store = new CredentialStore(
       "credentials",
-      { config, owners: secretOwners(config, plan), bucketCredentials, systemNamespace: this.systemNamespace.metadata.name },
+      { config, plan, owners: secretOwners(config, plan), bucketCredentials, systemNamespace: this.systemNamespace.metadata.name },
       { parent: this, providers: { kubernetes } },
     );
 
@@ -86,7 +87,7 @@ export class BackupPlatform extends pulumi.ComponentResource {
         { parent: this, providers: { kubernetes } },
       );
     }
-    const context: BackupContext = { config, plan, kubernetes, operators: operators.releases };
+    const context: BackupContext = { config, plan, mirrors: kopiaMirrors(config, plan), kubernetes, operators: operators.releases };
     for (const app of plan.apps) {
       this.apps[app.name] = new AppBackup(app.name, { app, context }, { parent: this, providers: { kubernetes } });
     }

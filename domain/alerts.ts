@@ -185,6 +185,7 @@ const METHOD_TEXT: Record<string, string> = {
 interface Context {
   config: StackConfig;
   plan: BackupPlan;
+  mirrors: PlannedKopiaMirror[];
 }
 
 /** Labels and runbook link every alert about one data item carries. */
@@ -534,7 +535,7 @@ function mirrorGroup(ctx: Context, app: PlannedApp, mirrors: PlannedKopiaMirror[
 }
 
 function appRule(ctx: Context, app: PlannedApp, checks: ScheduledCheck[]): Manifest | undefined {
-  const mirror = mirrorGroup(ctx, app, kopiaMirrors(ctx.config, ctx.plan));
+  const mirror = mirrorGroup(ctx, app, ctx.mirrors);
   const groups = [...app.items.map((item) => itemGroup(ctx, item, checks)), mirror].filter((group): group is AlertGroup => group !== undefined);
   if (groups.length === 0) return undefined;
   const labels = { [LABELS.managedBy]: "homelab-backups", [LABELS.app]: labelValue(app.name), [LABELS.tier]: String(app.tier) };
@@ -615,7 +616,7 @@ function platformRule(ctx: Context, checks: ScheduledCheck[]): Manifest | undefi
  */
 export function alertRules(config: StackConfig, plan: BackupPlan): Manifest[] {
   if (!config.alerts.enabled) return [];
-  const ctx: Context = { config, plan };
+  const ctx: Context = { config, plan, mirrors: kopiaMirrors(config, plan) };
   const checks = plan.jobs
     .map((job) => scheduledCheck(ctx, job))
     .filter((check): check is ScheduledCheck => check !== undefined)

@@ -32,7 +32,7 @@ import {
 } from "./repositories";
 import { bootstrap, claimOf, replicationSourceName, storageClassOf } from "./volsync";
 import { CNPG_API, PGBACKREST_PLUGIN, pluginEntry, stanza } from "./cnpg";
-import { bucketFields, cnpgOwner, PasswordName, secretOwners, storeItem } from "./secrets";
+import { bucketFields, cnpgOwner, PasswordName, SecretOwner, secretOwners, storeItem } from "./secrets";
 import { cnpgClusterName, credentialKindOf, repositoryPath } from "./storage";
 import { recoverySheet, RecoveryRow } from "./recovery";
 import { BACKUP_MOUNT, dumpCronJob, dumpDirectory, dumpSecretRecipe, offsiteSecretRecipe } from "./dumps";
@@ -128,11 +128,11 @@ const PASSWORD_OF: Partial<Record<PlannedCopy["method"], PasswordName>> = {
 };
 
 /** The store item and field of the password that decrypts a copy, from the stack's secret owners. */
-function passwordRef(config: StackConfig, plan: BackupPlan, item: PlannedItem, copy: PlannedCopy): { item: string; field: string } | undefined {
+function passwordRef(config: StackConfig, owners: readonly SecretOwner[], item: PlannedItem, copy: PlannedCopy): { item: string; field: string } | undefined {
   const field = PASSWORD_OF[copy.method];
   if (!field) return undefined;
   const ownerId = copy.method === "pgbackrest" ? cnpgOwner(cnpgClusterName(config, item)) : item.app;
-  const owner = secretOwners(config, plan).find((o) => o.id === ownerId && o.passwords.includes(field));
+  const owner = owners.find((o) => o.id === ownerId && o.passwords.includes(field));
   return owner ? { item: owner.item, field } : undefined;
 }
 
@@ -142,6 +142,7 @@ function passwordRef(config: StackConfig, plan: BackupPlan, item: PlannedItem, c
  */
 export function restoreEntryPoints(config: StackConfig, plan: BackupPlan): Record<string, RestoreEntryPoint> {
   const result: Record<string, RestoreEntryPoint> = {};
+  const owners = secretOwners(config, plan);
   for (const app of runbookApps(plan)) {
     const runbook = runbookUrl(config, app.name);
     const items: Record<string, RestoreItemEntry> = {};
@@ -149,7 +150,7 @@ export function restoreEntryPoints(config: StackConfig, plan: BackupPlan): Recor
       items[item.id] = {
         tier: item.tier,
         copies: item.copies.map((copy) => {
-          const password = passwordRef(config, plan, item, copy);
+          const password = passwordRef(config, owners, item, copy);
           return {
             destination: copy.destination,
             method: copy.method,
@@ -167,7 +168,8 @@ export function restoreEntryPoints(config: StackConfig, plan: BackupPlan): Recor
 
 /** Every generated file: a runbook per app, dataset and host, the platform page and the index, by path. */
 export function runbooks(config: StackConfig, plan: BackupPlan): Record<string, string> {
-  const files: Array<[string, string]> = runbookApps(plan).map((app) => [runbookPath(app.name), renderRunbook(config, plan, app.name)]);
+  const shared = pageData(config, plan);
+  const files: Array<[string, string]> = runbookApps(plan).map((app) => [runbookPath(app.name), renderRunbook(config, plan, app.name, shared)]);
   if (files.some(([path]) => path === runbookPath(PLATFORM_PAGE))) throw new Error(`an app, dataset or host may not be named "${PLATFORM_PAGE}": that is the platform runbook`);
   files.push([runbookPath(PLATFORM_PAGE), renderPlatformRunbook(config, plan)]);
   files.push([`${RUNBOOK_DIR}/README.md`, renderIndex(config, plan)]);
@@ -314,11 +316,22 @@ function nasMount(config: StackConfig, copy: PlannedCopy): Lines {
 // The page
 // ---------------------------------------------------------------------------------------------
 
+/** What every page reads of the whole stack: derived once for all pages by runbooks(). */
+interface PageData {
+  rows: RecoveryRow[];
+  mirrors: PlannedKopiaMirror[];
+  owners: SecretOwner[];
+}
+
+function pageData(config: StackConfig, plan: BackupPlan): PageData {
+  return { rows: recoverySheet(config, plan), mirrors: kopiaMirrors(config, plan), owners: secretOwners(config, plan) };
+}
+
 /** The runbook of one app (or "truenas-<dataset>" / "host-<name>"): Markdown for runbookPath(app). */
-export function renderRunbook(config: StackConfig, plan: BackupPlan, app: string): string {
+export function renderRunbook(config: StackConfig, plan: BackupPlan, app: string, shared: PageData = pageData(config, plan)): string {
   const subject = runbookApps(plan).find((a) => a.name === app);
   if (!subject) throw new Error(`no app, dataset or host "${app}" in the plan`);
-  const rows = recoverySheet(config, plan);
+  const { rows } = shared;
   const machine = subject.namespace === "";
   const lines: Lines = [
     `# Restore runbook: ${app}`,
@@ -345,8 +358,8 @@ export function renderRunbook(config: StackConfig, plan: BackupPlan, app: string
     "",
   ];
   for (const item of subject.items) lines.push(...itemSection(config, plan, item, rows));
-  lines.push(...mirrorSection(config, kopiaMirrors(config, plan).filter((mirror) => mirror.app === app)));
-  lines.push(...lostCluster(config, plan, subject));
+  lines.push(...mirrorSection(config, shared.mirrors.filter((mirror) => mirror.app === app)));
+  lines.push(...lostCluster(config, subject, shared.owners));
   const text = lines.join("\n").replace(/\n{3,}/g, "\n\n").replace(/\n*$/, "\n");
   const ids = [...text.matchAll(/<a id="([^"]+)"><\/a>/g)].map((m) => m[1]);
   const duplicate = ids.find((id, index) => ids.indexOf(id) !== index);
@@ -1109,14 +1122,14 @@ function drillSection(config: StackConfig, plan: BackupPlan, item: PlannedItem):
 // After losing the cluster
 // ---------------------------------------------------------------------------------------------
 
-function lostCluster(config: StackConfig, plan: BackupPlan, app: RunbookApp): Lines {
+function lostCluster(config: StackConfig, app: RunbookApp, allOwners: readonly SecretOwner[]): Lines {
   const ownerIds = new Set<string>();
   for (const item of app.items) {
     ownerIds.add(item.app);
     if (item.kind === "cnpg") ownerIds.add(cnpgOwner(cnpgClusterName(config, item)));
     if (item.copies.some((c) => c.method === "truenas-cloudsync")) ownerIds.add("truenas");
   }
-  const owners = secretOwners(config, plan).filter((o) => ownerIds.has(o.id));
+  const owners = allOwners.filter((o) => ownerIds.has(o.id));
   const storeLines = owners.map(
     (o) =>
       `- \`${o.item}\`: ${[...o.passwords, ...o.bucketCredentials.flatMap((c) => Object.values(bucketFields(c)))].map((f) => `\`${f}\``).join(", ")}`,

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { StackConfig } from "../../domain/config/schema";
 import { LABELS } from "../../domain/naming";
-import { planBackups } from "../../domain/plan";
+import type { BackupPlan } from "../../domain/plan";
 import { bucketFields, PasswordName, passwordGenerations, rotationId, SecretOwner } from "../../domain/secrets";
 import { secretStoreNamespaces } from "../../domain/storage";
 import type { ConsumerCredential } from "../storage/credentials";
@@ -11,6 +11,8 @@ import type { ConsumerCredential } from "../storage/credentials";
 export interface CredentialStoreArgs {
   /** The validated stack config (store settings, cluster name, rotations). */
   config: StackConfig;
+  /** The plan, for the namespaces a store this program creates admits. */
+  plan: BackupPlan;
   /** Owners of generated credentials and what each holds. */
   owners: SecretOwner[];
   /** Bucket credentials created by the destinations, by destination then consumer id. */
@@ -39,10 +41,11 @@ export class CredentialStore extends pulumi.ComponentResource {
     super(CredentialStore.__pulumiType, name, { store: { kind: store.kind, name: store.name, provider: store.provider }, owners: args.owners.map((owner) => owner.item) }, opts);
     const labels = { [LABELS.managedBy]: "homelab-backups" };
 
-    if (store.provider === "kubernetes") this.storeResource(config, labels, this.inClusterProvider(config, args.systemNamespace, labels));
+    const namespaces = secretStoreNamespaces(config, args.plan);
+    if (store.provider === "kubernetes") this.storeResource(config, namespaces, labels, this.inClusterProvider(config, args.systemNamespace, labels));
     else if (store.manage) {
       // 1Password's SDK provider; the service account needs write on the vault for PushSecrets.
-      this.storeResource(config, labels, { onepasswordSDK: { vault: store.vault, auth: { serviceAccountSecretRef: { ...store.serviceAccountSecret } } } });
+      this.storeResource(config, namespaces, labels, { onepasswordSDK: { vault: store.vault, auth: { serviceAccountSecretRef: { ...store.serviceAccountSecret } } } });
     }
 
     for (const owner of args.owners) {
@@ -166,9 +169,9 @@ export class CredentialStore extends pulumi.ComponentResource {
    * The store every ExternalSecret and PushSecret refers to, with the given provider block. It is
    * cluster-wide, so conditions keep other namespaces from reading the backup credentials through it.
    */
-  private storeResource(config: StackConfig, labels: Record<string, string>, provider: Record<string, unknown>): void {
+  private storeResource(config: StackConfig, namespaces: string[], labels: Record<string, string>, provider: Record<string, unknown>): void {
     const store = config.secretStore;
-    const conditions = [{ namespaces: secretStoreNamespaces(config, planBackups(config)) }];
+    const conditions = [{ namespaces }];
     new k8s.apiextensions.CustomResource(
       "store",
       { apiVersion: "external-secrets.io/v1", kind: store.kind, metadata: { name: store.name, labels }, spec: { conditions, provider } },
