@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { PlannedApp } from "../domain/plan";
+import type { PlannedApp } from "../domain/model";
 import { COMPONENT_TYPES } from "../domain/types";
 import { CnpgBackup } from "./cnpgBackup";
 import { BackupContext } from "./context";

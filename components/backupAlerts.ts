@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { alertRules } from "../domain/alerts";
 import { StackConfig } from "../domain/config/schema";
-import { BackupPlan } from "../domain/plan";
+import type { BackupPlan } from "../domain/model";
 import { COMPONENT_TYPES } from "../domain/types";
 import { kubernetesObject } from "./kubernetes";
 

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { clusterPatch, ownedCluster, pluginConfig, scheduledBackups, stanza } from "../domain/cnpg";
-import { PlannedItem } from "../domain/plan";
+import type { PlannedItem } from "../domain/model";
 import { protectionOf } from "../domain/protection";
 import { externalSecretManifest, pgbackrestSecretRecipe } from "../domain/repositories";
 import { COMPONENT_TYPES } from "../domain/types";

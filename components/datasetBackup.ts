@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { datasetTasks, truenasTarget } from "../domain/machines";
-import { PlannedItem } from "../domain/plan";
+import type { PlannedItem } from "../domain/model";
 import { protectionOf } from "../domain/protection";
 import { CLOUDSYNC_SECRET_ENV } from "../domain/truenas";
 import { COMPONENT_TYPES } from "../domain/types";

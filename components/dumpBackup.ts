@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { dumpCronJob, dumpSecretRecipe } from "../domain/dumps";
-import { PlannedItem } from "../domain/plan";
+import type { PlannedItem } from "../domain/model";
 import { protectionOf } from "../domain/protection";
 import { externalSecretManifest } from "../domain/repositories";
 import { COMPONENT_TYPES } from "../domain/types";

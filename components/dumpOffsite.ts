@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { offsiteCronJob, offsiteSecretRecipe } from "../domain/dumps";
-import { PlannedCopy, PlannedItem } from "../domain/plan";
+import type { PlannedCopy, PlannedItem } from "../domain/model";
 import { externalSecretManifest } from "../domain/repositories";
 import { dataLabels } from "../domain/volsync";
 import { BackupContext } from "./context";

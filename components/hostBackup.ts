@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { hostDrillTask, hostTarget, hostTask } from "../domain/machines";
-import { PlannedItem } from "../domain/plan";
+import type { PlannedItem } from "../domain/model";
 import { protectionOf } from "../domain/protection";
 import { COMPONENT_TYPES } from "../domain/types";
 import { BackupContext } from "./context";

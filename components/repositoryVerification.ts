@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { PlannedJob } from "../domain/plan";
+import type { PlannedJob } from "../domain/model";
 import { externalSecretManifest } from "../domain/repositories";
 import { LABELS } from "../domain/naming";
 import { COMPONENT_TYPES } from "../domain/types";

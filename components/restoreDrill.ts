@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { restoreDrill } from "../domain/drills";
-import { PlannedItem, PlannedJob } from "../domain/plan";
+import type { PlannedItem, PlannedJob } from "../domain/model";
 import { externalSecretManifest } from "../domain/repositories";
 import { LABELS } from "../domain/naming";
 import { COMPONENT_TYPES } from "../domain/types";

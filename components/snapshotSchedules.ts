@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../domain/config/schema";
-import type { BackupPlan } from "../domain/plan";
+import type { BackupPlan } from "../domain/model";
 import { snapshotSchedule, snapshotScheduleGroups } from "../domain/snapshots";
 import { kubernetesObject } from "./kubernetes";
 

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { PlannedItem } from "../domain/plan";
+import type { PlannedItem } from "../domain/model";
 import { protectionOf } from "../domain/protection";
 import { externalSecretManifest, moverSecretRecipe } from "../domain/repositories";
 import { COMPONENT_TYPES } from "../domain/types";

@@ -27,7 +27,7 @@
  * rule watches them.
  */
 import type { StackConfig, VolumeConfig } from "./config/schema";
-import type { BackupPlan, PlannedApp, PlannedCopy, PlannedItem, PlannedJob } from "./plan";
+import type { BackupPlan, PlannedApp, PlannedCopy, PlannedItem, PlannedJob } from "./model";
 import { LABELS, labelValue } from "./naming";
 import { TIER_DEFINITIONS, Tier } from "./tiers";
 import { PLATFORM_ANCHORS, PLATFORM_PAGE, runbookUrl } from "./runbookLinks";

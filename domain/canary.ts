@@ -8,7 +8,7 @@
  */
 import { Cron } from "croner";
 import type { StackConfig } from "./config/schema";
-import type { BackupPlan, PlannedCopy, PlannedItem, PlannedSchedule } from "./plan";
+import type { BackupPlan, PlannedCopy, PlannedItem, PlannedSchedule } from "./model";
 import { drillCopy } from "./drillSchedule";
 import { backupCronJob, besideApp, jobLabels, notificationValues, notifyFor, SOURCE_MOUNT } from "./dumps";
 import { canaryWriteScript } from "./jobs/canary";

@@ -5,7 +5,7 @@
  * repository plus a weekly full, with six-field (seconds first) schedules. Pure builders.
  */
 import type { StackConfig } from "./config/schema";
-import type { BackupPlan, PlannedCopy, PlannedItem } from "./plan";
+import type { BackupPlan, PlannedCopy, PlannedItem } from "./model";
 import { kubeName } from "./naming";
 import { pgbackrestSecretRecipe } from "./repositories";
 import { cnpgClusterName } from "./storage";

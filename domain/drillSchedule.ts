@@ -5,28 +5,17 @@
  * day derived from the data's id, so a month's drills do not all start together.
  */
 import { createHash } from "node:crypto";
-import type { CopyMethod, PlannedCopy } from "./plan";
+import type { PlannedCopy } from "./model";
+import { methodOf } from "../methods/registry";
 
 /** Files a volume, dataset or host drill restores: enough to catch a broken restore, small enough for scratch. */
 export const DRILL_SAMPLE_FILES = 20;
 /** Share of the repository's data a drill reads back and checks. */
 export const DRILL_READ_PERCENT = 5;
 
-/** Copies a drill knows how to restore. Local snapshots are rollbacks, not drillable copies. */
-export const DRILLABLE_METHODS: ReadonlySet<CopyMethod> = new Set<CopyMethod>([
-  "volsync-restic",
-  "volsync-kopia",
-  "pgbackrest",
-  "dump",
-  "dump-restic",
-  "dump-rsync",
-  "truenas-cloudsync",
-  "host-restic",
-]);
-
 /** The copy a drill restores from: the first offsite one, else the first on-site one. */
 export function drillCopy(copies: readonly PlannedCopy[]): PlannedCopy | undefined {
-  const candidates = copies.filter((copy) => copy.independent && DRILLABLE_METHODS.has(copy.method));
+  const candidates = copies.filter((copy) => copy.independent && methodOf(copy.method).drillable);
   return candidates.find((copy) => copy.site === "offsite") ?? candidates[0];
 }
 

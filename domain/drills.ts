@@ -12,7 +12,7 @@
  * init container that also always exits 0.
  */
 import type { StackConfig } from "./config/schema";
-import type { PlannedCopy, PlannedItem, PlannedJob } from "./plan";
+import type { PlannedCopy, PlannedItem, PlannedJob } from "./model";
 import { cnpgClusterName } from "./storage";
 import { kubeName, LABELS } from "./naming";
 import { BACKUP_MOUNT, dumpDirectory, JOB_GID, JOB_RESOURCES, JOB_UID, jobLabels, notificationValues, notifyFor, podSecurity } from "./dumps";

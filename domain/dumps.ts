@@ -5,7 +5,7 @@
  * every capability dropped. Secrets reach the jobs only through ExternalSecret-built Secrets.
  */
 import type { StackConfig } from "./config/schema";
-import type { PlannedCopy, PlannedItem } from "./plan";
+import type { PlannedCopy, PlannedItem } from "./model";
 import { kubeName, LABELS, labelValue } from "./naming";
 import { knownHostsLine, resticRepository, SecretRecipe, sshKeyRef, StoreValue } from "./repositories";
 import { bucketFields, storeItem } from "./secrets";

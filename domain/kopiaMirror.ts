@@ -22,7 +22,7 @@
  * as for every writer of an immutable bucket.
  */
 import type { StackConfig } from "./config/schema";
-import type { BackupPlan, PlannedJob } from "./plan";
+import type { BackupPlan, PlannedJob } from "./model";
 import { BucketConsumer, b2S3Endpoint, bucketConsumers, kopiaMirrorPrefix, r2S3Endpoint, repositoryPath } from "./storage";
 import { SecretRecipe } from "./repositories";
 import { bucketFields, storeItem } from "./secrets";
@@ -90,7 +90,7 @@ export function kopiaMirrors(config: StackConfig, plan: BackupPlan): PlannedKopi
       const share = config.destinations[source];
       if (share.kind !== "nfs") continue;
       const sourceCopy = copies.find((copy) => copy.destination === source)!;
-      const path = repositoryPath(items[0], sourceCopy);
+      const path = repositoryPath(config, items[0], sourceCopy);
       // What writes to or rewrites this repository: the app's Kopia copies and its maintenance.
       const busy = [
         ...copies.map((copy) => copy.schedule.cron),

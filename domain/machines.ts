@@ -4,7 +4,7 @@
  * Each becomes one remote script to create and one to delete, run over SSH by domain/ssh.ts.
  */
 import type { StackConfig } from "./config/schema";
-import type { BackupPlan, PlannedCopy, PlannedItem, PlannedJob } from "./plan";
+import type { BackupPlan, PlannedCopy, PlannedItem, PlannedJob } from "./model";
 import { resticVolumeDrillScript } from "./jobs/drills";
 import { DRILL_READ_PERCENT, DRILL_SAMPLE_FILES } from "./drillSchedule";
 import { kubeName } from "./naming";

@@ -4,7 +4,7 @@
  * Pod Security "restricted" admits PersistentVolumeClaim volumes but not NFS ones.
  */
 import type { StackConfig } from "./config/schema";
-import type { BackupPlan } from "./plan";
+import type { BackupPlan } from "./model";
 import { compareText } from "./compare";
 import { kubeName, LABELS } from "./naming";
 

@@ -2,25 +2,17 @@
  * What a data-protecting component declares about its data: the inputs it registers, which the
  * policy pack reads. One shape for the components that write it and the policies that read it.
  */
-import type { CopyMethod, CopyRetention, DataKind, PlannedItem } from "./plan";
-import type { DestinationKind, Site, Tier } from "./tiers";
+import type { DataKind, PlannedCopy, PlannedItem } from "./model";
+import type { Tier } from "./tiers";
 
-export interface DeclaredCopy {
-  destination: string;
-  destinationKind: DestinationKind;
-  site: Site;
-  method: CopyMethod;
+export type DeclaredCopy = Pick<
+  PlannedCopy,
+  "destination" | "destinationKind" | "site" | "method" | "retention" | "encrypted" | "immutable" | "independent" | "continuous" | "rpoHours" | "location"
+> & {
   /** Controller-facing cron and the zone it is read in. */
   schedule: string;
   scheduleTimeZone: string;
-  retention: CopyRetention;
-  encrypted: boolean;
-  immutable: boolean;
-  independent: boolean;
-  continuous: boolean;
-  rpoHours: number;
-  location: string;
-}
+};
 
 export interface ProtectedData {
   app: string;

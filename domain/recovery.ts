@@ -4,7 +4,7 @@
  * Written into BACKUP-PLAN.md so the answer exists before it is needed.
  */
 import type { StackConfig } from "./config/schema";
-import type { BackupPlan, PlannedCopy, PlannedItem } from "./plan";
+import type { BackupPlan, PlannedCopy, PlannedItem } from "./model";
 import { kopiaIdentity, kopiaRepository, resticRepository } from "./repositories";
 import { bucketFields, cnpgOwner, storeItem } from "./secrets";
 import { b2S3Endpoint, cnpgClusterName, credentialKindOf, r2S3Endpoint, repositoryPath } from "./storage";
@@ -37,7 +37,7 @@ function row(config: StackConfig, item: PlannedItem, copy: PlannedCopy): Recover
   const credential = kind && (copy.destinationKind === "b2" || copy.destinationKind === "r2") ? `${credentialOwner}: ${Object.values(bucketFields({ destination: copy.destination, credential: kind })).join(", ")}` : undefined;
   const base = { data: item.id, destination: copy.destination, credential };
   // On the NAS the in-pod mount path means nothing to a person: name the share instead.
-  const onNas = copy.destinationKind === "nfs" ? `${copy.location}/${repositoryPath(item, copy)}` : undefined;
+  const onNas = copy.destinationKind === "nfs" ? `${copy.location}/${repositoryPath(config, item, copy)}` : undefined;
   switch (copy.method) {
     case "volsync-restic":
       return { ...base, tool: "restic", repository: onNas ?? resticRepository(config, item, copy), password: `${own}: restic-password`, how: "restic restore latest --target <dir>" };
@@ -63,7 +63,7 @@ function row(config: StackConfig, item: PlannedItem, copy: PlannedCopy): Recover
     case "dump-restic":
       return { ...base, tool: "restic", repository: resticRepository(config, item, copy), password: `${own}: restic-password`, how: `restic restore latest --tag dumps --include ${dumpDirectory(config, item.app)} --target <dir>` };
     case "dump-rsync":
-      return { ...base, tool: "files", repository: `${copy.location}/${repositoryPath(item, copy)}`, how: "rsync the newest dump back" };
+      return { ...base, tool: "files", repository: `${copy.location}/${repositoryPath(config, item, copy)}`, how: "rsync the newest dump back" };
     case "truenas-cloudsync":
       return { ...base, tool: "rclone crypt", repository: `${copy.location}/${item.name}`, password: `${own}: cloudsync-password, cloudsync-salt`, how: "a TrueNAS Cloud Sync PULL task with the same password and salt, or rclone with a crypt remote" };
     case "host-restic":

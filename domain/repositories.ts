@@ -4,7 +4,7 @@
  * (template variables); everything else is written into the template as plain text.
  */
 import type { StackConfig } from "./config/schema";
-import type { PlannedCopy, PlannedItem } from "./plan";
+import type { PlannedCopy, PlannedItem } from "./model";
 import { kubeName } from "./naming";
 import { bucketFields, cnpgOwner, remoteRef, storeItem, StoreProvider } from "./secrets";
 import { b2S3Endpoint, cnpgClusterName, r2S3Endpoint, repositoryPath } from "./storage";
@@ -41,14 +41,14 @@ export function nasDirectory(config: StackConfig, purpose: string): string {
 
 /** restic repository URL of a volume or dump copy. */
 export function resticRepository(config: StackConfig, item: PlannedItem, copy: PlannedCopy): string {
-  const path = repositoryPath(item, copy);
+  const path = repositoryPath(config, item, copy);
   if (copy.destinationKind === "nfs") return `${nasDirectory(config, "volsync")}/${path}`;
   return `s3:${s3Endpoint(config, copy.destination).url}/${copy.location}/${path}`;
 }
 
 /** Kopia repository URL of a volume copy (one repository per app and destination). */
 export function kopiaRepository(config: StackConfig, item: PlannedItem, copy: PlannedCopy): string {
-  const path = repositoryPath(item, copy);
+  const path = repositoryPath(config, item, copy);
   const target = config.destinations[copy.destination];
   if (target.kind === "nfs") return `filesystem://${nasDirectory(config, "kopia")}/${path}`;
   if (target.kind === "ssh") return `sftp://${target.user}@${target.host}:${target.port}${target.path}/${config.cluster.name}/kopia/${path}`;
@@ -94,7 +94,7 @@ export function moverSecretRecipe(config: StackConfig, item: PlannedItem, copy: 
     template.SFTP_HOST = target.host;
     template.SFTP_PORT = String(target.port);
     template.SFTP_USERNAME = target.user;
-    template.SFTP_PATH = `${target.path}/${config.cluster.name}/kopia/${repositoryPath(item, copy)}`;
+    template.SFTP_PATH = `${target.path}/${config.cluster.name}/kopia/${repositoryPath(config, item, copy)}`;
     template.SFTP_KNOWN_HOSTS_DATA = knownHostsLine(target);
     const [keyItem, keyField] = sshKeyRef(copy.destination, target.privateKeyRef);
     values.push({ variable: "sshPrivateKey", item: keyItem, field: keyField });

@@ -1,5 +1,5 @@
 /** restic's keep policy and its `forget` flags, shared by every job that prunes a repository. */
-import type { CopyRetention } from "./plan";
+import type { CopyRetention } from "./model";
 import { formatRetention, Retention } from "./tiers";
 
 /**

@@ -3,7 +3,7 @@
  * `<a id="...">` before each data item's section, so links do not depend on a renderer's slugs.
  */
 import type { StackConfig } from "./config/schema";
-import type { PlannedItem } from "./plan";
+import type { PlannedItem } from "./model";
 
 /** Repository-relative directory of the generated runbooks. */
 export const RUNBOOK_DIR = "docs/runbooks";

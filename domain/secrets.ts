@@ -8,7 +8,7 @@
  * that read the store by these deterministic names, so a rebuilt cluster finds the same values.
  */
 import type { StackConfig } from "./config/schema";
-import type { BackupPlan } from "./plan";
+import type { BackupPlan } from "./model";
 import { kubeName } from "./naming";
 import { BucketConsumer, bucketConsumers, cnpgClusterName } from "./storage";
 import { compareText } from "./compare";

@@ -5,7 +5,7 @@
  * count and an age (the CRD counts hours: no days). SnapScheduler reads crons in UTC.
  */
 import type { StackConfig } from "./config/schema";
-import type { BackupPlan, PlannedCopy, PlannedItem } from "./plan";
+import type { BackupPlan, PlannedCopy, PlannedItem } from "./model";
 import { PATCH_ANNOTATION } from "./cnpg";
 import { kubeName, LABELS, LABEL_PREFIX, labelValue } from "./naming";
 import { volumeSnapshotClassOf } from "./volsync";

@@ -14,10 +14,12 @@
  *   never on lock files, indexes or info files the tools rewrite.
  */
 import type { StackConfig } from "./config/schema";
-import type { BackupPlan, CopyMethod, PlannedCopy, PlannedItem } from "./plan";
-import type { DestinationKind, Site } from "./tiers";
+import type { BackupPlan, CopyMethod, PlannedCopy, PlannedItem } from "./model";
+import type { DestinationKind } from "./model";
+import type { Site } from "./tiers";
 import { kubeName } from "./naming";
 import { compareText } from "./compare";
+import { methodOf } from "../methods/registry";
 
 export function b2S3Endpoint(region: string): string {
   return `https://s3.${region}.backblazeb2.com`;
@@ -78,49 +80,12 @@ export function b2Capabilities(consumer: Pick<BucketConsumer, "immutable">): str
 }
 
 export function credentialKindOf(method: CopyMethod): CredentialKind | undefined {
-  switch (method) {
-    case "volsync-restic":
-      return "volsync";
-    case "volsync-kopia":
-      return "kopia";
-    case "pgbackrest":
-      return "pgbackrest";
-    case "dump-restic":
-      return "dumps";
-    case "truenas-cloudsync":
-      return "truenas";
-    case "host-restic":
-      return "hosts";
-    default:
-      return undefined;
-  }
-}
-
-/** The first path segment of an item's repositories: the app, or the host's name. */
-function repositoryPrefix(item: PlannedItem, copy: Pick<PlannedCopy, "method">): string {
-  return copy.method === "host-restic" ? item.name : item.app;
+  return methodOf(method).storage?.credential;
 }
 
 /** Where in the bucket (or on the NAS share) a copy's repository lives. */
-export function repositoryPath(item: PlannedItem, copy: Pick<PlannedCopy, "method">, cnpgCluster?: string): string {
-  switch (copy.method) {
-    case "volsync-restic":
-      return `${item.app}/${item.name}`;
-    case "volsync-kopia":
-      return `${item.app}`;
-    case "pgbackrest":
-      return `${cnpgCluster ?? item.name}`;
-    case "dump":
-    case "dump-restic":
-    case "dump-rsync":
-      return `${item.app}`;
-    case "truenas-cloudsync":
-    case "host-restic":
-      return item.name;
-    case "csi-snapshot":
-    case "zfs-snapshot":
-      return "";
-  }
+export function repositoryPath(config: StackConfig, item: Pick<PlannedItem, "app" | "name" | "kind">, copy: Pick<PlannedCopy, "method">): string {
+  return methodOf(copy.method).repositoryPath(config, item);
 }
 
 /** The CNPG Cluster name of a cnpg item (its key unless `cluster` is set). */
@@ -144,14 +109,14 @@ export function bucketConsumers(config: StackConfig, plan: BackupPlan): BucketCo
   for (const item of plan.items) {
     for (const copy of item.copies) {
       if (copy.destinationKind !== "b2" && copy.destinationKind !== "r2") continue;
-      const credential = credentialKindOf(copy.method);
-      if (!credential) continue;
+      const storage = methodOf(copy.method).storage;
+      if (!storage) continue;
+      const credential = storage.credential;
       const bucket = plan.destinations.find((d) => d.name === copy.destination)?.buckets.find((b) => b.name === copy.location);
       if (!bucket) throw new Error(`no bucket planned for ${copy.id}`);
-      // TrueNAS has one cloud credential per destination, shared by every dataset it syncs.
-      const owner = credential === "pgbackrest" ? cnpgClusterName(config, item) : credential === "truenas" ? "truenas" : item.app;
+      const owner = storage.owner?.(config, item) ?? item.app;
       const id = kubeName([credential, owner], 50);
-      const rotationKey = `${credential === "pgbackrest" ? kubeName(["pg", owner]) : owner}/${copy.destination}-${credential}`;
+      const rotationKey = `${storage.rotationOwner?.(owner) ?? owner}/${copy.destination}-${credential}`;
       const key = `${copy.destination}/${id}`;
       if (consumers.has(key)) continue;
       consumers.set(key, {
@@ -162,7 +127,7 @@ export function bucketConsumers(config: StackConfig, plan: BackupPlan): BucketCo
         credential,
         owner,
         namespace: item.namespace,
-        prefix: credential === "pgbackrest" || credential === "truenas" ? undefined : `${repositoryPrefix(item, copy)}/`,
+        prefix: storage.keyPrefix?.(item),
         immutable: bucket.immutable,
         rotation: config.rotations[rotationKey] ?? 0,
       });
@@ -214,32 +179,7 @@ export function r2LockPrefixes(config: StackConfig, plan: BackupPlan, bucketName
   for (const item of plan.items) {
     for (const copy of item.copies) {
       if (copy.location !== bucketName) continue;
-      const path = repositoryPath(item, copy, cnpgClusterName(config, item));
-      if (copy.method === "volsync-restic" || copy.method === "dump-restic" || copy.method === "host-restic") {
-        lock(`${path}/data/`, "age");
-        lock(`${path}/snapshots/`, "age");
-        lock(`${path}/config`, "indefinite");
-        lock(`${path}/keys/`, "indefinite");
-      } else if (copy.method === "volsync-kopia") {
-        lock(`${path}/p`, "age");
-        lock(`${path}/q`, "age");
-        // On object storage Kopia names these blobs without the ".f" its filesystem storage adds.
-        lock(`${path}/kopia.repository`, "indefinite");
-        lock(`${path}/kopia.blobcfg`, "indefinite");
-      } else if (copy.method === "truenas-cloudsync") {
-        // Cloud sync copies files without deleting (transfer mode COPY): the folder can be locked whole.
-        lock(`${path}/`, "age");
-      } else if (copy.method === "pgbackrest") {
-        lock(`${path}/archive/${path}/`, "age");
-        // archive.info (and .copy) hold the passphrase of every archived WAL segment and are
-        // written at stanza-create, rewritten only by stanza-upgrade (a PostgreSQL major upgrade):
-        // kept for good, like the restic and Kopia key files.
-        lock(`${path}/archive/${path}/archive.info`, "indefinite");
-        // Backup sets are named by date (20261122-013000F...). backup.info and backup.info.copy
-        // beside them hold the passphrase of the sets' manifests, but every backup and expire
-        // rewrites them, so R2 cannot lock them (on B2, versioning keeps their old versions).
-        lock(`${path}/backup/${path}/2`, "age");
-      }
+      for (const { prefix, retention } of methodOf(copy.method).storage?.lockPrefixes(repositoryPath(config, item, copy)) ?? []) lock(prefix, retention);
     }
   }
   return [...rules].map(([prefix, retention]) => ({ prefix, retention })).sort((a, b) => compareText(a.prefix, b.prefix));

@@ -171,13 +171,8 @@ export function tierDefinition(tier: Tier): TierDefinition {
  * snapshots kept beside the data itself (CSI and ZFS snapshots), which roll back mistakes but do
  * not survive the loss of the disks.
  */
-export const DESTINATION_SITES = { nfs: "onsite", b2: "offsite", r2: "offsite", ssh: "offsite", local: "onsite" } as const;
-export type DestinationKind = keyof typeof DESTINATION_SITES;
-export type Site = (typeof DESTINATION_SITES)[DestinationKind];
-
-export function siteOf(kind: DestinationKind): Site {
-  return DESTINATION_SITES[kind];
-}
+/** Copies kept at home (the NAS, local snapshots) and copies kept elsewhere. */
+export type Site = "onsite" | "offsite";
 
 /** True when `have` keeps at least as much as `need` in every GFS bucket `need` names. */
 export function retentionCovers(have: Retention, need: Retention): boolean {

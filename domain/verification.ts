@@ -5,7 +5,7 @@
  * (domain/jobs/verify.ts holds the scripts).
  */
 import type { StackConfig } from "./config/schema";
-import type { BackupPlan, PlannedJob } from "./plan";
+import type { BackupPlan, PlannedJob } from "./model";
 import { kubeName, LABELS } from "./naming";
 import { CNPG_UID, DrillObjects, drillCronJob, storeResticEnv, nasRepositoryVolume, pgbackrestRepoEnv, withNotifications } from "./drills";
 import { JOB_GID, JOB_UID, notifyFor } from "./dumps";

@@ -6,7 +6,7 @@
  * wires them (domain/kopiaMirror.ts has the mirrors of NAS Kopia repositories).
  */
 import type { StackConfig, VolumeConfig } from "./config/schema";
-import type { PlannedCopy, PlannedItem, PlannedJob } from "./plan";
+import type { PlannedCopy, PlannedItem, PlannedJob } from "./model";
 import { kubeName, LABELS, labelValue } from "./naming";
 import { kopiaIdentity, moverSecretRecipe, NAS_MOUNT } from "./repositories";
 import { restoreCheckScript } from "./jobs/restoreCheck";

@@ -2,7 +2,7 @@
 import type { MachineTask } from "../domain/machines";
 import type { RecoveryRow } from "../domain/recovery";
 import { stringify } from "yaml";
-import { BackupPlan, CopyMethod, PlannedCopy, PlannedItem } from "../domain/plan";
+import type { BackupPlan, CopyMethod, PlannedCopy, PlannedItem } from "../domain/model";
 import { formatBytes } from "../domain/quantity";
 import { daylightSavingMinutes } from "../domain/schedule";
 import { describeCopyRetention } from "../domain/retention";

@@ -304,6 +304,8 @@ export class BackupGraph {
       case "zfs-snapshot":
         // Snapshots share the disks of the live data: never a copy for 3-2-1 or the site.
         return { declared, site: "onsite", encrypted: false, problem: "a local snapshot" };
+      default:
+        return none(`no evidence is known for copies made by ${declared.method}`);
     }
   }
 

@@ -13,7 +13,8 @@ import { AlertGroup, AlertRule, alertRules, appRuleName, PLATFORM_RULE, promDura
 import { parseStackConfig } from "../domain/config/parse";
 import { StackConfig } from "../domain/config/schema";
 import { dumpCronJob, offsiteCronJob } from "../domain/dumps";
-import { BackupPlan, PlannedCopy, PlannedItem, planBackups } from "../domain/plan";
+import { planBackups } from "../domain/plan";
+import type { BackupPlan, PlannedCopy, PlannedItem } from "../domain/model";
 import { runbooks } from "../domain/runbooks";
 import { cnpgClusterName } from "../domain/storage";
 import { TIER_DEFINITIONS } from "../domain/tiers";

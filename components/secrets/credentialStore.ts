@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { StackConfig } from "../../domain/config/schema";
 import { LABELS } from "../../domain/naming";
-import type { BackupPlan } from "../../domain/plan";
+import type { BackupPlan } from "../../domain/model";
 import { bucketFields, PasswordName, passwordGenerations, rotationId, SecretOwner } from "../../domain/secrets";
 import { secretStoreNamespaces } from "../../domain/storage";
 import type { ConsumerCredential } from "../storage/credentials";

@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../../domain/config/schema";
-import type { PlannedBucket } from "../../domain/plan";
+import type { PlannedBucket } from "../../domain/model";
 import { b2Capabilities, b2S3Endpoint, BucketConsumer } from "../../domain/storage";
 import { B2ApplicationKey } from "./b2ApplicationKey";
 import { ConsumerCredential } from "./credentials";

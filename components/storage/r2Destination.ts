@@ -2,7 +2,7 @@ import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
 import type { StackConfig } from "../../domain/config/schema";
-import type { PlannedBucket } from "../../domain/plan";
+import type { PlannedBucket } from "../../domain/model";
 import { BucketConsumer, permissionGroupId, R2_PERMISSION_GROUPS, r2BucketResource, R2LockPrefix, r2S3Endpoint } from "../../domain/storage";
 import { ConsumerCredential } from "./credentials";
 

@@ -1,0 +1,70 @@
+/**
+ * Dumps of app databases and files: a CronJob per item writes dump files to one NAS share, and one
+ * job per app and offsite destination ships the app's dump directory (restic to object storage,
+ * rsync over SSH). The dump engines (methods/dump-*) register the data kinds.
+ */
+import type { MethodChoice, MethodPlugin } from "../types";
+import { dumpRetention, gfsRetention } from "../planning";
+import { resticLockPrefixes } from "../tools/restic";
+import type { CopyDraft } from "../types";
+import { nasDumpCopy, resticDumpCopy, rsyncDumpCopy } from "./runbook";
+
+/** Dumps land on the first NAS share; object storage gets restic, SSH destinations rsync. */
+export function dumpMethodFor(kind: string, chosen: readonly string[]): MethodChoice {
+  if (kind === "nfs") return chosen.includes("dump") ? { reason: "dumps land on one NAS share" } : { method: "dump" };
+  return { method: kind === "ssh" ? "dump-rsync" : "dump-restic" };
+}
+
+/**
+ * Copies that share one job share one schedule: an app's dumps go offsite in one run per
+ * destination, so two jobs never lock the same restic repository.
+ */
+const shippedTogether = (copy: CopyDraft) => `${copy.item.app}/dumps@${copy.destination}`;
+/** All of one app's dump jobs keep apart. */
+const appDumps = (copy: CopyDraft) => `${copy.item.app}/dumps`;
+
+export const dumps: MethodPlugin = {
+  methods: [
+    {
+      id: "dump",
+      label: "dump files",
+      controller: "cronjob",
+      encrypted: false,
+      drillable: true,
+      runbook: { tools: ["ssh", "scp"], section: (config, _plan, item, [copy]) => nasDumpCopy(config, item, copy) },
+      repositoryPath: (_config, item) => item.app,
+      bucketPurpose: () => "dumps",
+      retention: ({ config, item }) => dumpRetention(config, item),
+      scheduleGroup: appDumps,
+    },
+    {
+      id: "dump-restic",
+      label: "restic of the dump directory",
+      controller: "cronjob",
+      encrypted: true,
+      forgetsSnapshots: true,
+      drillable: true,
+      runbook: { tools: ["restic"], section: (config, _plan, item, [copy]) => resticDumpCopy(config, item, copy) },
+      repositoryPath: (_config, item) => item.app,
+      storage: { credential: "dumps", keyPrefix: (item) => `${item.app}/`, lockPrefixes: resticLockPrefixes },
+      bucketPurpose: () => "dumps",
+      retention: ({ config, item, site }) => gfsRetention(config, item, site),
+      scheduleKey: shippedTogether,
+      scheduleGroup: appDumps,
+      verification: { repository: (item, copy) => `${item.app}/dumps-verify@${copy.destination}` },
+    },
+    {
+      id: "dump-rsync",
+      label: "rsync of the dump directory",
+      controller: "cronjob",
+      encrypted: false,
+      drillable: true,
+      runbook: { tools: ["rsync", "ssh"], section: (config, _plan, item, [copy]) => rsyncDumpCopy(config, item, copy) },
+      repositoryPath: (_config, item) => item.app,
+      bucketPurpose: () => "dumps",
+      retention: ({ config, item }) => dumpRetention(config, item),
+      scheduleKey: shippedTogether,
+      scheduleGroup: appDumps,
+    },
+  ],
+};

@@ -1,0 +1,53 @@
+/** Hosts outside the cluster: restic on the host, run by a systemd timer, to object storage. */
+import { tierDestinations } from "../../domain/config/resolve";
+import type { Retention } from "../../domain/tiers";
+import type { MethodPlugin } from "../types";
+import { expectedBytes, sortedEntries } from "../planning";
+import { resticLockPrefixes } from "../tools/restic";
+import { hostCopy, hostIntro } from "./runbook";
+
+/** Host backups keep the seed's restic policy unless told otherwise. */
+export const HOST_RETENTION: Retention = { daily: 7, weekly: 4, monthly: 6, yearly: 2 };
+
+export const hostRestic: MethodPlugin = {
+  dataKinds: [
+    {
+      kind: "host",
+      configSection: "hosts",
+      drillController: "systemd",
+      runbook: { intro: hostIntro },
+      machineItems: (config) =>
+        sortedEntries(config.hosts).map(([name, host]) => ({
+          id: `hosts/host/${name}`,
+          app: `host-${name}`,
+          configPath: `hosts.${name}`,
+          kind: "host",
+          name,
+          namespace: "",
+          expectedBytes: expectedBytes(host.expectedSize, "50Gi"),
+          owner: host,
+          destinations: host.destinations ?? tierDestinations(config, host.tier).names,
+        })),
+      methodFor: (_config, _item, kind) =>
+        kind === "b2" || kind === "r2"
+          ? { method: "host-restic" }
+          : { reason: "host backups write restic repositories to object storage; use a b2 or r2 destination" },
+    },
+  ],
+  methods: [
+    {
+      id: "host-restic",
+      label: "restic on the host",
+      controller: "systemd",
+      encrypted: true,
+      forgetsSnapshots: true,
+      drillable: true,
+      runbook: { tools: ["restic", "ssh"], section: (config, _plan, item, [copy]) => hostCopy(config, item, copy) },
+      repositoryPath: (_config, item) => item.name,
+      storage: { credential: "hosts", keyPrefix: (item) => `${item.name}/`, lockPrefixes: resticLockPrefixes },
+      bucketPurpose: () => "hosts",
+      retention: ({ item }) => ({ kind: "gfs", ...(item.owner.retention?.offsite ?? HOST_RETENTION) }),
+      verification: { repository: (item, copy) => `${item.id}/verify@${copy.destination}` },
+    },
+  ],
+};

@@ -1,0 +1,16 @@
+/** What the program knows of restic repositories, for every method that writes one. */
+import type { R2LockPrefix } from "../../domain/storage";
+
+/**
+ * restic writes data packs and snapshots once and deletes them only when forgotten and pruned
+ * (locked by age); `config` and `keys/` hold the repository's encrypted master key (locked for
+ * good). Lock files and indexes are rewritten and stay free.
+ */
+export function resticLockPrefixes(path: string): R2LockPrefix[] {
+  return [
+    { prefix: `${path}/data/`, retention: "age" },
+    { prefix: `${path}/snapshots/`, retention: "age" },
+    { prefix: `${path}/config`, retention: "indefinite" },
+    { prefix: `${path}/keys/`, retention: "indefinite" },
+  ];
+}

@@ -1,0 +1,36 @@
+/** TrueNAS datasets: data on the NAS itself, snapshotted by ZFS and pushed offsite by Cloud Sync. */
+import { tierDestinations } from "../../domain/config/resolve";
+import type { MethodPlugin } from "../types";
+import { expectedBytes, sortedEntries } from "../planning";
+import { datasetIntro } from "./runbook";
+
+export const truenas: MethodPlugin = {
+  dataKinds: [
+    {
+      kind: "dataset",
+      configSection: "truenas.datasets",
+      drillController: "cronjob",
+      snapshotMethod: "zfs-snapshot",
+      runbook: { intro: datasetIntro },
+      machineItems: (config) =>
+        sortedEntries(config.truenas?.datasets ?? {}).map(([name, dataset]) => ({
+          id: `truenas/dataset/${name}`,
+          app: `truenas-${name}`,
+          configPath: `truenas.datasets.${name}`,
+          kind: "dataset",
+          name,
+          namespace: "",
+          expectedBytes: expectedBytes(dataset.expectedSize, "100Gi"),
+          owner: dataset,
+          destinations: dataset.destinations ?? tierDestinations(config, dataset.tier).names,
+          snapshotSubject: dataset.dataset,
+        })),
+      methodFor(_config, _item, kind) {
+        if (kind === "b2" || kind === "r2") return { method: "truenas-cloudsync" };
+        return kind === "nfs"
+          ? { reason: "the dataset lives on the NAS; its ZFS snapshots are the on-site rollback" }
+          : { reason: "TrueNAS pushes datasets offsite with Cloud Sync to object storage; use a b2 or r2 destination" };
+      },
+    },
+  ],
+};
