@@ -27,7 +27,7 @@ export interface SecretRecipe {
   values: StoreValue[];
 }
 
-function s3Endpoint(config: StackConfig, destination: string): { url: string; region: string } {
+export function s3Endpoint(config: StackConfig, destination: string): { url: string; region: string } {
   const target = config.destinations[destination];
   if (target.kind === "b2") return { url: b2S3Endpoint(target.region), region: target.region };
   if (target.kind === "r2") return { url: r2S3Endpoint(target.accountId, target.jurisdiction), region: "auto" };

@@ -22,7 +22,7 @@ import { kopiaMirrors, PlannedKopiaMirror } from "./kopiaMirror";
 import { NAS_MOUNT, sshKeyRef } from "./repositories";
 import { bootstrap, claimOf } from "./volsync";
 import { CNPG_API, PGBACKREST_PLUGIN, pluginEntry } from "./cnpg";
-import { bucketFields, cnpgOwner, PasswordName, SecretOwner, secretOwners, storeItem } from "./secrets";
+import { bucketFields, cnpgOwner, SecretOwner, secretOwners, storeItem } from "./secrets";
 import { cnpgClusterName } from "./storage";
 import { recoverySheet, RecoveryRow } from "./recovery";
 import { BACKUP_MOUNT } from "./dumps";
@@ -108,20 +108,12 @@ function copyGroups(item: PlannedItem): Array<{ destination: string; copies: Pla
   return groups;
 }
 
-const PASSWORD_OF: Partial<Record<PlannedCopy["method"], PasswordName>> = {
-  "volsync-restic": "restic-password",
-  "volsync-kopia": "kopia-password",
-  "dump-restic": "restic-password",
-  "host-restic": "restic-password",
-  pgbackrest: "cipher-pass",
-  "truenas-cloudsync": "cloudsync-password",
-};
-
 /** The store item and field of the password that decrypts a copy, from the stack's secret owners. */
 function passwordRef(config: StackConfig, owners: readonly SecretOwner[], item: PlannedItem, copy: PlannedCopy): { item: string; field: string } | undefined {
-  const field = PASSWORD_OF[copy.method];
-  if (!field) return undefined;
-  const ownerId = copy.method === "pgbackrest" ? cnpgOwner(cnpgClusterName(config, item)) : item.app;
+  const secrets = methodOf(copy.method).secrets;
+  const field = secrets?.passwords[0];
+  if (!secrets || !field) return undefined;
+  const ownerId = secrets.owner?.(config, item) ?? item.app;
   const owner = owners.find((o) => o.id === ownerId && o.passwords.includes(field));
   return owner ? { item: owner.item, field } : undefined;
 }

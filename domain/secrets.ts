@@ -10,8 +10,9 @@
 import type { StackConfig } from "./config/schema";
 import type { BackupPlan } from "./model";
 import { kubeName } from "./naming";
-import { BucketConsumer, bucketConsumers, cnpgClusterName } from "./storage";
+import { BucketConsumer, bucketConsumers } from "./storage";
 import { compareText } from "./compare";
+import { methodOf, methodStorage } from "../methods/registry";
 
 export type PasswordName = "restic-password" | "kopia-password" | "cipher-pass" | "cloudsync-password" | "cloudsync-salt";
 
@@ -96,19 +97,14 @@ export function secretOwners(config: StackConfig, plan: BackupPlan): SecretOwner
   };
   for (const item of plan.items) {
     for (const copy of item.copies) {
-      if (copy.method === "pgbackrest") addPassword(ownerFor(cnpgOwner(cnpgClusterName(config, item)), item.namespace), "cipher-pass");
-      else if (copy.method === "volsync-kopia") addPassword(ownerFor(item.app, item.namespace), "kopia-password");
-      else if (copy.method === "volsync-restic" || copy.method === "dump-restic" || copy.method === "host-restic") {
-        addPassword(ownerFor(item.app, item.namespace), "restic-password");
-      } else if (copy.method === "truenas-cloudsync") {
-        // Cloud sync encrypts with rclone crypt: without this password and salt the copy is unreadable.
-        addPassword(ownerFor(item.app, item.namespace), "cloudsync-password");
-        addPassword(ownerFor(item.app, item.namespace), "cloudsync-salt");
-      }
+      const secrets = methodOf(copy.method).secrets;
+      if (!secrets) continue;
+      const owner = ownerFor(secrets.owner?.(config, item) ?? item.app, item.namespace);
+      for (const password of secrets.passwords) addPassword(owner, password);
     }
   }
   for (const consumer of bucketConsumers(config, plan)) {
-    const id = consumer.credential === "pgbackrest" ? cnpgOwner(consumer.owner) : consumer.owner;
+    const id = methodStorage(consumer.credential)?.secretOwner?.(consumer.owner) ?? consumer.owner;
     ownerFor(id, consumer.namespace).bucketCredentials.push(consumer);
   }
   for (const owner of owners.values()) owner.passwords.sort();

@@ -3,7 +3,7 @@
  * the plan's: an app's items come section by section in the order their kinds appear, machines
  * (datasets, hosts) after the apps.
  */
-import type { BackupMethod, DataKindPlugin, MethodPlugin } from "./types";
+import type { BackupMethod, DataKindPlugin, MethodPlugin, MethodStorage } from "./types";
 import { volsync } from "./volsync";
 import { volsyncRestic } from "./volsync-restic";
 import { volsyncKopia } from "./volsync-kopia";
@@ -44,6 +44,11 @@ export function methodOf(id: string): BackupMethod {
   const method = METHOD_BY_ID.get(id);
   if (!method) throw new Error(`unknown backup method "${id}"`);
   return method;
+}
+
+/** The storage facts of the method whose credential is `credential`. */
+export function methodStorage(credential: string): MethodStorage | undefined {
+  return METHODS.find((method) => method.storage?.credential === credential)?.storage;
 }
 
 export function dataKindOf(kind: string): DataKindPlugin {

@@ -12,6 +12,7 @@ import type { BackupPlan, Controller, CopyMethod, CopyRetention, DataKind, Desti
 import type { ScheduleSpec } from "../domain/schedule";
 import type { Retention, Site, Tier } from "../domain/tiers";
 import type { CredentialKind, R2LockPrefix } from "../domain/storage";
+import type { PasswordName } from "../domain/secrets";
 
 /** What every data owner (an app, a dataset, a host) may say about its copies. */
 export interface OwnerPolicy {
@@ -83,8 +84,36 @@ export interface MethodStorage {
   rotationOwner?(owner: string): string;
   /** The key prefix the consumer works under (B2 keys are restricted to it); none: the whole bucket. */
   keyPrefix?(item: PlannedItem): string;
+  /** The secret owner holding the credential, from its `owner` (default: the same). */
+  secretOwner?(owner: string): string;
   /** What an R2 bucket lock protects of a repository at `path` (see domain/storage.ts r2LockPrefixes). */
   lockPrefixes(path: string): R2LockPrefix[];
+}
+
+/** The passwords that open a method's repositories, kept in the secret store under their owner. */
+export interface MethodSecrets {
+  /** The store item's owner (default: the app): the CNPG cluster for pgBackRest. */
+  owner?(config: StackConfig, item: PlannedItem): string;
+  /** Every password the copy needs; the first decrypts it. */
+  passwords: readonly PasswordName[];
+}
+
+/** One row of the recovery sheet: what a person needs to restore the copy by hand. */
+export interface RecoveryEntry {
+  tool: string;
+  /** Repository, bucket path or directory to restore from. */
+  repository: string;
+  /** One hint on the restore command. */
+  how: string;
+}
+
+/** What the recovery sheet knows of the copy's store item and NAS location. */
+export interface RecoveryContext {
+  config: StackConfig;
+  item: PlannedItem;
+  copy: PlannedCopy;
+  /** On the NAS, the share's path of the repository (the in-pod mount path means nothing to a person). */
+  onNas?: string;
 }
 
 /** The runbook page's part of a method: its tools and the restore section of its copies. */
@@ -137,6 +166,9 @@ export interface BackupMethod {
   drillable: boolean;
   verification?: MethodVerification;
   runbook: MethodRunbook;
+  secrets?: MethodSecrets;
+  /** The recovery sheet's row for an independent copy. */
+  recovery?(context: RecoveryContext): RecoveryEntry;
 }
 
 /** The outcome of asking a data kind how an item reaches one destination. */

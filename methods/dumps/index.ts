@@ -8,6 +8,9 @@ import { dumpRetention, gfsRetention } from "../planning";
 import { resticLockPrefixes } from "../tools/restic";
 import type { CopyDraft } from "../types";
 import { nasDumpCopy, resticDumpCopy, rsyncDumpCopy } from "./runbook";
+import { resticRepository } from "../../domain/repositories";
+import { dumpDirectory } from "../../domain/dumps";
+import { repositoryPath } from "../../domain/storage";
 
 /** Dumps land on the first NAS share; object storage gets restic, SSH destinations rsync. */
 export function dumpMethodFor(kind: string, chosen: readonly string[]): MethodChoice {
@@ -32,6 +35,7 @@ export const dumps: MethodPlugin = {
       encrypted: false,
       drillable: true,
       runbook: { tools: ["ssh", "scp"], section: (config, _plan, item, [copy]) => nasDumpCopy(config, item, copy) },
+      recovery: ({ item, copy }) => ({ tool: "files", repository: `${copy.location}/${item.app}`, how: `newest ${item.name}-<UTC time> file: pg_restore, psql, sqlite3 or redis` }),
       repositoryPath: (_config, item) => item.app,
       bucketPurpose: () => "dumps",
       retention: ({ config, item }) => dumpRetention(config, item),
@@ -45,6 +49,12 @@ export const dumps: MethodPlugin = {
       forgetsSnapshots: true,
       drillable: true,
       runbook: { tools: ["restic"], section: (config, _plan, item, [copy]) => resticDumpCopy(config, item, copy) },
+      secrets: { passwords: ["restic-password"] },
+      recovery: ({ config, item, copy }) => ({
+        tool: "restic",
+        repository: resticRepository(config, item, copy),
+        how: `restic restore latest --tag dumps --include ${dumpDirectory(config, item.app)} --target <dir>`,
+      }),
       repositoryPath: (_config, item) => item.app,
       storage: { credential: "dumps", keyPrefix: (item) => `${item.app}/`, lockPrefixes: resticLockPrefixes },
       bucketPurpose: () => "dumps",
@@ -60,6 +70,7 @@ export const dumps: MethodPlugin = {
       encrypted: false,
       drillable: true,
       runbook: { tools: ["rsync", "ssh"], section: (config, _plan, item, [copy]) => rsyncDumpCopy(config, item, copy) },
+      recovery: ({ config, item, copy }) => ({ tool: "files", repository: `${copy.location}/${repositoryPath(config, item, copy)}`, how: "rsync the newest dump back" }),
       repositoryPath: (_config, item) => item.app,
       bucketPurpose: () => "dumps",
       retention: ({ config, item }) => dumpRetention(config, item),

@@ -5,6 +5,7 @@ import type { MethodPlugin } from "../types";
 import { expectedBytes, sortedEntries } from "../planning";
 import { resticLockPrefixes } from "../tools/restic";
 import { hostCopy, hostIntro } from "./runbook";
+import { resticRepository } from "../../domain/repositories";
 
 /** Host backups keep the seed's restic policy unless told otherwise. */
 export const HOST_RETENTION: Retention = { daily: 7, weekly: 4, monthly: 6, yearly: 2 };
@@ -42,6 +43,8 @@ export const hostRestic: MethodPlugin = {
       encrypted: true,
       forgetsSnapshots: true,
       drillable: true,
+      secrets: { passwords: ["restic-password"] },
+      recovery: ({ config, item, copy }) => ({ tool: "restic", repository: resticRepository(config, item, copy), how: `restic restore latest --host ${item.name} --target <dir>` }),
       runbook: { tools: ["restic", "ssh"], section: (config, _plan, item, [copy]) => hostCopy(config, item, copy) },
       repositoryPath: (_config, item) => item.name,
       storage: { credential: "hosts", keyPrefix: (item) => `${item.name}/`, lockPrefixes: resticLockPrefixes },

@@ -9,6 +9,7 @@ import { TIER_DEFINITIONS } from "../../domain/tiers";
 import type { MethodPlugin } from "../types";
 import { expectedBytes, sortedEntries } from "../planning";
 import { cnpgIntro, pgbackrestCopy } from "./runbook";
+import { cnpgOwner } from "../../domain/secrets";
 
 /** pgBackRest takes one lock per stanza: two backups of one cluster start at least an hour apart. */
 export const PGBACKREST_GAP_MINUTES = 60;
@@ -51,6 +52,11 @@ export const pgbackrest: MethodPlugin = {
       encrypted: true,
       continuous: true,
       drillable: true,
+      secrets: { owner: (config, item) => cnpgOwner(cnpgClusterName(config, item)), passwords: ["cipher-pass"] },
+      recovery({ config, item, copy }) {
+        const stanza = cnpgClusterName(config, item);
+        return { tool: "pgBackRest", repository: `${copy.location}/${stanza} (stanza ${stanza})`, how: "a new CNPG Cluster bootstrapped from the plugin's repository, or pgbackrest restore" };
+      },
       runbook: { tools: ["pgbackrest"], section: (config, _plan, item, [copy]) => pgbackrestCopy(config, item, copy) },
       gapMinutes: PGBACKREST_GAP_MINUTES,
       repositoryPath: (config, item) => cnpgClusterName(config, item),
@@ -58,6 +64,7 @@ export const pgbackrest: MethodPlugin = {
         credential: "pgbackrest",
         owner: (config, item) => cnpgClusterName(config, item),
         rotationOwner: (owner) => kubeName(["pg", owner]),
+        secretOwner: cnpgOwner,
         lockPrefixes: (path) => [
           { prefix: `${path}/archive/${path}/`, retention: "age" },
           // archive.info (and .copy) hold the passphrase of every archived WAL segment and are

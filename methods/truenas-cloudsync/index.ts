@@ -12,6 +12,13 @@ export const truenasCloudsync: MethodPlugin = {
       controller: "truenas",
       encrypted: true,
       drillable: true,
+      // rclone crypt: without this password and salt the copy is unreadable.
+      secrets: { passwords: ["cloudsync-password", "cloudsync-salt"] },
+      recovery: ({ item, copy }) => ({
+        tool: "rclone crypt",
+        repository: `${copy.location}/${item.name}`,
+        how: "a TrueNAS Cloud Sync PULL task with the same password and salt, or rclone with a crypt remote",
+      }),
       runbook: { tools: ["rclone"], section: (config, plan, item, [copy]) => cloudSyncCopy(config, plan, item, copy) },
       repositoryPath: (_config, item) => item.name,
       storage: {

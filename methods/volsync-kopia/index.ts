@@ -6,6 +6,8 @@ import type { MethodPlugin } from "../types";
 import type { R2LockPrefix } from "../../domain/storage";
 import { gfsRetention } from "../planning";
 import { volumeCopy } from "../volsync/runbook";
+import { kopiaIdentity, kopiaRepository, s3Endpoint } from "../../domain/repositories";
+import { destinationPlugin } from "../../destinations/registry";
 
 /**
  * Kopia writes pack blobs (p, q) once; on object storage it names the format blobs that hold the
@@ -28,6 +30,16 @@ export const volsyncKopia: MethodPlugin = {
       controller: "volsync",
       encrypted: true,
       drillable: true,
+      secrets: { passwords: ["kopia-password"] },
+      recovery({ config, item, copy, onNas }) {
+        const identity = kopiaIdentity(item, config.apps[item.app].volumes[item.name].claim ?? item.name);
+        const inBucket = destinationPlugin(copy.destinationKind).layout === "bucket";
+        return {
+          tool: "kopia",
+          repository: onNas ?? `${kopiaRepository(config, item, copy)}${inBucket ? ` at ${s3Endpoint(config, copy.destination).url}` : ""}`,
+          how: `kopia snapshot list ${identity.username}@${identity.hostname}, then kopia restore <id> <dir>`,
+        };
+      },
       runbook: { tools: ["kopia", "jq"], section: (config, _plan, item, [copy]) => volumeCopy(config, item, copy) },
       repositoryPath: (_config, item) => item.app,
       storage: { credential: "kopia", keyPrefix: (item) => `${item.app}/`, lockPrefixes: kopiaLockPrefixes },

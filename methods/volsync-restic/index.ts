@@ -3,6 +3,7 @@ import type { MethodPlugin } from "../types";
 import { gfsRetention } from "../planning";
 import { resticLockPrefixes } from "../tools/restic";
 import { volumeCopy } from "../volsync/runbook";
+import { resticRepository } from "../../domain/repositories";
 
 export const volsyncRestic: MethodPlugin = {
   methods: [
@@ -13,6 +14,8 @@ export const volsyncRestic: MethodPlugin = {
       encrypted: true,
       forgetsSnapshots: true,
       drillable: true,
+      secrets: { passwords: ["restic-password"] },
+      recovery: ({ config, item, copy, onNas }) => ({ tool: "restic", repository: onNas ?? resticRepository(config, item, copy), how: "restic restore latest --target <dir>" }),
       runbook: { tools: ["restic", "jq"], section: (config, _plan, item, [copy]) => volumeCopy(config, item, copy) },
       repositoryPath: (_config, item) => `${item.app}/${item.name}`,
       storage: { credential: "volsync", keyPrefix: (item) => `${item.app}/`, lockPrefixes: resticLockPrefixes },
