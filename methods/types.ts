@@ -13,6 +13,9 @@ import type { ScheduleSpec } from "../domain/schedule";
 import type { Retention, Site, Tier } from "../domain/tiers";
 import type { CredentialKind, R2LockPrefix } from "../domain/storage";
 import type { PasswordName } from "../domain/secrets";
+import type { DeclaredCopy } from "../domain/protection";
+import type { BackupGraph, CopyEvidence, DataNode } from "../policies/graph";
+import type { PolicyResource } from "@pulumi/policy";
 
 /** What every data owner (an app, a dataset, a host) may say about its copies. */
 export interface OwnerPolicy {
@@ -165,10 +168,24 @@ export interface BackupMethod {
   /** A restore drill knows how to restore this copy. */
   drillable: boolean;
   verification?: MethodVerification;
+  /** How the policy pack finds the resources that make this copy. */
+  evidence?: MethodEvidence;
   runbook: MethodRunbook;
   secrets?: MethodSecrets;
   /** The recovery sheet's row for an independent copy. */
   recovery?(context: RecoveryContext): RecoveryEntry;
+}
+
+/**
+ * What the policy pack reads from the resources of a stack to believe a declared copy: which
+ * resource makes it and where it writes, what it keeps and how often it runs.
+ */
+export interface MethodEvidence {
+  follow(graph: BackupGraph, node: DataNode, declared: DeclaredCopy): CopyEvidence;
+  /** The recovery points the resource keeps (default: none known). */
+  retention?(graph: BackupGraph, evidence: CopyEvidence, resource: PolicyResource): Retention | undefined;
+  /** Worst-case age in hours of the newest recovery point (default: unknown). */
+  rpoHours?(graph: BackupGraph, evidence: CopyEvidence, resource: PolicyResource): number | undefined;
 }
 
 /** The outcome of asking a data kind how an item reaches one destination. */

@@ -2,14 +2,10 @@
  * The backup graph a stack policy sees: every protected data item with the resources that really
  * make its copies, found by following references rather than trusting declarations.
  *
- * - A ReplicationSource is found by its data and destination labels; its repository Secret is
- *   the target of an ExternalSecret in the same namespace, whose template holds the repository
- *   URL, which names the bucket.
- * - A Stanza's repositories name their buckets; a ScheduledBackup names its cluster and repo.
- * - A dump CronJob writes to the NAS claim it mounts; an offsite dump CronJob reads its Secret
- *   (ExternalSecret → RESTIC_REPOSITORY → bucket) or its SSH known_hosts (→ the offsite NAS).
- * - TrueNAS and host tasks are commands under their component; the payload or repository URL in
- *   the command names the bucket.
+ * - Each method's `evidence.ts` says how its copies are followed: a ReplicationSource by its data
+ *   and destination labels, then its repository Secret's ExternalSecret template to the bucket;
+ *   a Stanza's repositories to their buckets; a CronJob's Secret or known_hosts; a TrueNAS or
+ *   host command's payload or repository URL. This file holds what they share.
  * - A bucket is immutable when its resources say so: for B2, no key that can write it may delete
  *   (deletes only hide) and hidden versions are kept for the lock window; for R2, a bucket lock
  *   holds the copy's objects for the lock window.
@@ -19,14 +15,15 @@
  */
 import type { PolicyResource } from "@pulumi/policy";
 import type { DeclaredCopy, ProtectedData } from "../domain/protection";
-import { LABELS, labelValue } from "../domain/naming";
+import { labelValue } from "../domain/naming";
 import { repositoryLocation } from "../domain/repositories";
 import { cnpgScheduleError, cronError, maxGapHours } from "../domain/schedule";
-import { mirrorCoverage, pgbackrestCoverage, Retention, Site } from "../domain/tiers";
+import { Retention, Site } from "../domain/tiers";
 import { DATA_COMPONENT_TYPES } from "../domain/types";
+import { methodOf } from "../methods/registry";
 
 // `any`: resource outputs are walked by field name, as the API server and providers define them.
-type Json = Record<string, any>;
+export type GraphJson = Record<string, any>;
 
 export const TYPES = {
   replicationSource: "kubernetes:volsync.backube/v1alpha1:ReplicationSource",
@@ -90,15 +87,15 @@ export interface Immutability {
 }
 
 export function labelsOf(resource: PolicyResource): Record<string, string> {
-  return ((resource.props as Json).metadata?.labels ?? {}) as Record<string, string>;
+  return ((resource.props as GraphJson).metadata?.labels ?? {}) as Record<string, string>;
 }
 
 export function namespaceOf(resource: PolicyResource): string | undefined {
-  return (resource.props as Json).metadata?.namespace;
+  return (resource.props as GraphJson).metadata?.namespace;
 }
 
 export function nameOf(resource: PolicyResource): string | undefined {
-  return (resource.props as Json).metadata?.name;
+  return (resource.props as GraphJson).metadata?.name;
 }
 
 function isData(resource: PolicyResource): boolean {
@@ -123,8 +120,8 @@ export class BackupGraph {
       this.byType.set(resource.type, list);
     }
     this.data = resources.filter(isData).map((resource) => ({ resource, data: resource.props as unknown as ProtectedData }));
-    for (const bucket of this.of(TYPES.b2Bucket)) this.buckets.set((bucket.props as Json).bucket, { resource: bucket, name: (bucket.props as Json).bucket, provider: "b2" });
-    for (const bucket of this.of(TYPES.r2Bucket)) this.buckets.set((bucket.props as Json).name, { resource: bucket, name: (bucket.props as Json).name, provider: "r2" });
+    for (const bucket of this.of(TYPES.b2Bucket)) this.buckets.set((bucket.props as GraphJson).bucket, { resource: bucket, name: (bucket.props as GraphJson).bucket, provider: "b2" });
+    for (const bucket of this.of(TYPES.r2Bucket)) this.buckets.set((bucket.props as GraphJson).name, { resource: bucket, name: (bucket.props as GraphJson).name, provider: "r2" });
   }
 
   of(type: string): PolicyResource[] {
@@ -154,7 +151,7 @@ export class BackupGraph {
     if (!this.secretIndex) {
       this.secretIndex = new Map();
       for (const es of this.of(TYPES.externalSecret)) {
-        const props = es.props as Json;
+        const props = es.props as GraphJson;
         this.secretIndex.set(`${props.metadata?.namespace}/${props.spec?.target?.name ?? props.metadata?.name}`, es);
       }
     }
@@ -164,20 +161,20 @@ export class BackupGraph {
   /** The template values the ExternalSecret behind Secret `name` renders. */
   secretTemplate(namespace: string | undefined, name: string): Record<string, string> | undefined {
     const es = this.externalSecretFor(namespace, name);
-    return es ? (((es.props as Json).spec?.target?.template?.data ?? {}) as Record<string, string>) : undefined;
+    return es ? (((es.props as GraphJson).spec?.target?.template?.data ?? {}) as Record<string, string>) : undefined;
   }
 
   /** B2 application keys (our dynamic provider) that can reach a bucket. */
   b2Keys(bucket: string): PolicyResource[] {
     return this.of(TYPES.dynamic).filter((resource) => {
-      const props = resource.props as Json;
+      const props = resource.props as GraphJson;
       return Array.isArray(props.capabilities) && props.bucketName === bucket;
     });
   }
 
   /** Every B2 application key our dynamic provider manages. */
   allB2Keys(): PolicyResource[] {
-    return this.of(TYPES.dynamic).filter((resource) => Array.isArray((resource.props as Json).capabilities) && "keyName" in (resource.props as Json));
+    return this.of(TYPES.dynamic).filter((resource) => Array.isArray((resource.props as GraphJson).capabilities) && "keyName" in (resource.props as GraphJson));
   }
 
   /** Whether a copy's objects in a bucket survive a delete from the cluster, per the bucket's resources. */
@@ -186,27 +183,27 @@ export class BackupGraph {
       const keys = this.b2Keys(bucket.name);
       // A key limited to another prefix cannot delete this copy's files.
       const reaches = (key: PolicyResource) => {
-        const prefix = String((key.props as Json).namePrefix ?? "");
+        const prefix = String((key.props as GraphJson).namePrefix ?? "");
         const path = pathInBucket === "" ? "" : `${pathInBucket.replace(/\/+$/, "")}/`;
         return prefix === "" || path === "" || path.startsWith(prefix) || prefix.startsWith(path);
       };
-      const deleting = keys.filter((key) => ((key.props as Json).capabilities as string[]).includes("deleteFiles") && reaches(key));
+      const deleting = keys.filter((key) => ((key.props as GraphJson).capabilities as string[]).includes("deleteFiles") && reaches(key));
       if (deleting.length > 0) {
-        return { immutable: false, lockDays: 0, reason: `key ${(deleting[0].props as Json).keyName} may delete files in ${bucket.name}` };
+        return { immutable: false, lockDays: 0, reason: `key ${(deleting[0].props as GraphJson).keyName} may delete files in ${bucket.name}` };
       }
-      const lifecycle = this.of(TYPES.b2Lifecycle).find((l) => (l.props as Json).bucket === bucket.name);
-      const hidden = ((lifecycle?.props as Json | undefined)?.rules ?? [])
-        .filter((rule: Json) => rule.status === "Enabled" && rule.noncurrentVersionExpiration)
-        .map((rule: Json) => Number(rule.noncurrentVersionExpiration.noncurrentDays));
+      const lifecycle = this.of(TYPES.b2Lifecycle).find((l) => (l.props as GraphJson).bucket === bucket.name);
+      const hidden = ((lifecycle?.props as GraphJson | undefined)?.rules ?? [])
+        .filter((rule: GraphJson) => rule.status === "Enabled" && rule.noncurrentVersionExpiration)
+        .map((rule: GraphJson) => Number(rule.noncurrentVersionExpiration.noncurrentDays));
       // Without a lifecycle rule B2 keeps hidden versions forever: immutable, at a cost.
       const lockDays = hidden.length > 0 ? Math.min(...hidden) : Infinity;
       return { immutable: true, lockDays, reason: `keys may only hide files in ${bucket.name}; hidden versions stay ${lockDays} days` };
     }
-    const locks = this.of(TYPES.r2Lock).filter((l) => (l.props as Json).bucketName === bucket.name);
+    const locks = this.of(TYPES.r2Lock).filter((l) => (l.props as GraphJson).bucketName === bucket.name);
     // A rule covers the copy when it holds the whole bucket or objects under the copy's path.
-    const covers = (rule: Json) => rule.enabled !== false && (!rule.prefix || (pathInBucket !== "" && String(rule.prefix).startsWith(`${pathInBucket}/`)));
+    const covers = (rule: GraphJson) => rule.enabled !== false && (!rule.prefix || (pathInBucket !== "" && String(rule.prefix).startsWith(`${pathInBucket}/`)));
     const covering = locks
-      .flatMap((lock) => ((lock.props as Json).rules ?? []) as Json[])
+      .flatMap((lock) => ((lock.props as GraphJson).rules ?? []) as GraphJson[])
       .filter(covers)
       .map((rule) => (rule.condition?.type === "Indefinite" ? Infinity : Number(rule.condition?.maxAgeSeconds ?? 0) / 86400));
     if (covering.length === 0) return { immutable: false, lockDays: 0, reason: `no bucket lock rule of ${bucket.name} covers ${pathInBucket || "its objects"}` };
@@ -220,100 +217,17 @@ export class BackupGraph {
   }
 
   private follow(node: DataNode, declared: DeclaredCopy): CopyEvidence {
-    const none = (problem: string): CopyEvidence => ({ declared, encrypted: false, problem });
-    const { data } = node;
-    switch (declared.method) {
-      case "volsync-restic":
-      case "volsync-kopia": {
-        const source = this.labelled(TYPES.replicationSource, LABELS.data, data.dataId).find(
-          (rs) => namespaceOf(rs) === data.namespace && labelsOf(rs)[LABELS.destination] === labelValue(declared.destination),
-        );
-        if (!source) return none(`no ReplicationSource for ${declared.destination}`);
-        const mover = declared.method === "volsync-restic" ? "restic" : "kopia";
-        const secretName = (source.props as Json).spec?.[mover]?.repository;
-        const template = typeof secretName === "string" ? this.secretTemplate(data.namespace, secretName) : undefined;
-        if (!template) return { ...none(`the repository Secret ${secretName} of ReplicationSource ${nameOf(source)} is not built by an ExternalSecret`), implementedBy: source };
-        const url = template[mover === "restic" ? "RESTIC_REPOSITORY" : "KOPIA_REPOSITORY"];
-        const password = template[mover === "restic" ? "RESTIC_PASSWORD" : "KOPIA_PASSWORD"];
-        return { ...this.atRepository(declared, url, mover === "kopia" ? template.KOPIA_S3_BUCKET : undefined), implementedBy: source, encrypted: Boolean(password) };
-      }
-      case "pgbackrest": {
-        const stanza = this.labelled(TYPES.stanza, LABELS.data, data.dataId).find((s) => namespaceOf(s) === data.namespace);
-        if (!stanza) return none("no pgBackRest Stanza");
-        const repos = ((stanza.props as Json).spec?.stanzaConfiguration?.s3Repositories ?? []) as Json[];
-        const repo = repos.find((r) => r.bucket === declared.location);
-        if (!repo) return { ...none(`Stanza ${nameOf(stanza)} has no repository in ${declared.location}`), implementedBy: stanza };
-        const bucket = this.buckets.get(repo.bucket);
-        const encrypted = Boolean(repo.cipherConfig?.encryptionPass) && (repo.cipherConfig?.type ?? "none") !== "none";
-        const path = String(repo.repoPath ?? "").replace(/^\//, "");
-        return { declared, implementedBy: stanza, site: "offsite", bucket, pathInBucket: path, encrypted, problem: bucket ? undefined : `bucket ${repo.bucket} is not managed by this stack` };
-      }
-      case "dump": {
-        const job = this.labelled(TYPES.cronJob, LABELS.data, data.dataId).find(
-          (cj) => namespaceOf(cj) === data.namespace && labelsOf(cj)[LABELS.destination] === labelValue(declared.destination) && labelsOf(cj)[LABELS.drill] === undefined,
-        );
-        return job ? { declared, implementedBy: job, site: "onsite", encrypted: false } : none(`no dump CronJob for ${declared.destination}`);
-      }
-      case "dump-restic":
-      case "dump-rsync": {
-        const job = this.labelled(TYPES.cronJob, LABELS.data, `${data.app}/dumps`).find(
-          (cj) => namespaceOf(cj) === data.namespace && labelsOf(cj)[LABELS.destination] === labelValue(declared.destination),
-        );
-        if (!job) return none(`no CronJob takes ${data.app}'s dumps to ${declared.destination}`);
-        const pod = (job.props as Json).spec?.jobTemplate?.spec?.template?.spec ?? {};
-        if (declared.method === "dump-rsync") {
-          const secret = ((pod.volumes ?? []) as Json[]).find((v) => v.secret)?.secret?.secretName;
-          const template = secret ? this.secretTemplate(data.namespace, secret) : undefined;
-          if (!template?.known_hosts) return { ...none(`the SSH Secret of CronJob ${nameOf(job)} is not built by an ExternalSecret`), implementedBy: job };
-          return { declared, implementedBy: job, site: "offsite", encrypted: false };
-        }
-        const secret = ((pod.containers ?? []) as Json[]).flatMap((c) => (c.envFrom ?? []) as Json[]).find((e) => e.secretRef)?.secretRef?.name;
-        const template = secret ? this.secretTemplate(data.namespace, secret) : undefined;
-        if (!template) return { ...none(`the repository Secret of CronJob ${nameOf(job)} is not built by an ExternalSecret`), implementedBy: job };
-        return { ...this.atRepository(declared, template.RESTIC_REPOSITORY), implementedBy: job, encrypted: Boolean(template.RESTIC_PASSWORD) };
-      }
-      case "truenas-cloudsync": {
-        const command = this.commandsUnder(node).find((c) => {
-          const payload = cloudSyncPayload(c);
-          return payload?.attributes?.bucket === declared.location;
-        });
-        if (!command) return none(`no TrueNAS Cloud Sync task writes to ${declared.location}`);
-        const payload = cloudSyncPayload(command)!;
-        const bucket = this.buckets.get(declared.location);
-        return {
-          declared,
-          implementedBy: command,
-          site: "offsite",
-          bucket,
-          pathInBucket: String(payload.attributes?.folder ?? "").replace(/^\/|\/$/g, ""),
-          encrypted: payload.encryption === true,
-          problem: bucket ? undefined : `bucket ${declared.location} is not managed by this stack`,
-        };
-      }
-      case "host-restic": {
-        for (const command of this.commandsUnder(node)) {
-          const url = /printf 'RESTIC_REPOSITORY=%s\\n' '([^']+)'/.exec(String((command.props as Json).create ?? ""))?.[1];
-          const location = url ? repositoryLocation(url) : undefined;
-          if (location?.kind === "s3" && location.bucket === declared.location) {
-            return { ...this.atRepository(declared, url!), implementedBy: command, encrypted: true };
-          }
-        }
-        return none(`no host task writes to ${declared.location}`);
-      }
-      case "csi-snapshot":
-      case "zfs-snapshot":
-        // Snapshots share the disks of the live data: never a copy for 3-2-1 or the site.
-        return { declared, site: "onsite", encrypted: false, problem: "a local snapshot" };
-      default:
-        return none(`no evidence is known for copies made by ${declared.method}`);
-    }
+    const evidence = methodOf(declared.method).evidence;
+    return evidence ? evidence.follow(this, node, declared) : missing(declared, `no evidence is known for copies made by ${declared.method}`);
   }
 
-  private commandsUnder(node: DataNode): PolicyResource[] {
+  /** The TrueNAS and host commands under a data item's component. */
+  commandsUnder(node: DataNode): PolicyResource[] {
     return this.of(TYPES.command).filter((command) => isUnder(command, node.resource));
   }
 
-  private atRepository(declared: DeclaredCopy, url: string | undefined, kopiaBucket?: string): CopyEvidence {
+  /** Where a repository URL writes: onsite for a path, offsite for SFTP, or a bucket of this stack (Kopia names its bucket apart). */
+  atRepository(declared: DeclaredCopy, url: string | undefined, kopiaBucket?: string): CopyEvidence {
     const location = url ? repositoryLocation(url) : undefined;
     if (!location) return { declared, encrypted: false, problem: `repository ${url ?? "(none)"} cannot be followed` };
     if (location.kind === "filesystem") return { declared, site: "onsite", encrypted: false };
@@ -324,17 +238,14 @@ export class BackupGraph {
   }
 }
 
-/** The middleware payload a TrueNAS Cloud Sync command sends (HB_TASK_PAYLOAD='...'). */
-export function cloudSyncPayload(command: PolicyResource): Json | undefined {
-  const text = String((command.props as Json).create ?? "");
-  if (!/HB_TASK_KIND='cloudsync'/.test(text)) return undefined;
-  const quoted = /HB_TASK_PAYLOAD='((?:[^']|'\\'')*)'/.exec(text)?.[1];
-  if (quoted === undefined) return undefined;
-  try {
-    return JSON.parse(quoted.replace(/'\\''/g, "'")) as Json;
-  } catch {
-    return undefined;
-  }
+/** Snapshots share the disks of the live data: never a copy for 3-2-1 or the site. */
+export const localSnapshotEvidence = {
+  follow: (_graph: BackupGraph, _node: DataNode, declared: DeclaredCopy): CopyEvidence => ({ declared, site: "onsite", encrypted: false, problem: "a local snapshot" }),
+};
+
+/** A declared copy no resource could be found for. */
+export function missing(declared: DeclaredCopy, problem: string): CopyEvidence {
+  return { declared, encrypted: false, problem };
 }
 
 /** A copy that counts: made by a resource that was followed to where it really writes. */
@@ -346,99 +257,23 @@ export function verified(evidence: CopyEvidence): boolean {
 export function retentionOf(graph: BackupGraph, evidence: CopyEvidence): Retention | undefined {
   const resource = evidence.implementedBy;
   if (!resource) return undefined;
-  const props = resource.props as Json;
-  switch (evidence.declared.method) {
-    case "volsync-restic":
-    case "volsync-kopia": {
-      const retain = (props.spec?.restic ?? props.spec?.kopia)?.retain ?? {};
-      return pickRetention(retain);
-    }
-    case "pgbackrest": {
-      const repo = ((props.spec?.stanzaConfiguration?.s3Repositories ?? []) as Json[]).find((r) => r.bucket === evidence.declared.location);
-      const policy = repo?.retentionPolicy;
-      if (!policy || policy.fullType !== "count") return undefined;
-      return pgbackrestCoverage({ full: Number(policy.full), diff: Number(policy.diff ?? 0), archive: Number(policy.archive ?? 0), historyDays: Number(policy.history ?? 0) });
-    }
-    case "dump-restic": {
-      const script = ((props.spec?.jobTemplate?.spec?.template?.spec?.containers ?? []) as Json[]).map((c) => (c.command ?? []).join(" ")).join("\n");
-      return keepFlagsIn(script);
-    }
-    case "host-restic":
-      return keepFlagsIn(String(props.create ?? ""));
-    case "truenas-cloudsync": {
-      const payload = cloudSyncPayload(resource);
-      // SYNC deletes offsite what was deleted on the NAS; only COPY keeps a history at all.
-      if (payload?.transfer_mode !== "COPY" || !evidence.bucket || evidence.bucket.provider !== "b2") return {};
-      const lifecycle = graph.of(TYPES.b2Lifecycle).find((l) => (l.props as Json).bucket === evidence.bucket!.name);
-      const days = ((lifecycle?.props as Json | undefined)?.rules ?? [])
-        .filter((rule: Json) => rule.status === "Enabled" && rule.noncurrentVersionExpiration)
-        .map((rule: Json) => Number(rule.noncurrentVersionExpiration.noncurrentDays));
-      return mirrorCoverage(days.length > 0 ? Math.min(...days) : 3650);
-    }
-    default:
-      return {};
-  }
+  const retention = methodOf(evidence.declared.method).evidence?.retention;
+  return retention ? retention(graph, evidence, resource) : {};
 }
-
-function pickRetention(source: Json): Retention {
-  const retention: Retention = {};
-  for (const bucket of ["hourly", "daily", "weekly", "monthly", "yearly"] as const) {
-    if (source[bucket] !== undefined) retention[bucket] = Number(source[bucket]);
-  }
-  return retention;
-}
-
-/** restic `--keep-<bucket> N` flags in a script. */
-function keepFlagsIn(text: string): Retention {
-  const retention: Record<string, number> = {};
-  for (const match of text.matchAll(/--keep-(hourly|daily|weekly|monthly|yearly)[ =](\d+)/g)) retention[match[1]] = Math.max(retention[match[1]] ?? 0, Number(match[2]));
-  return retention as Retention;
-}
-
-/** CloudNativePG archives WAL at least every five minutes (archive_timeout). */
-const WAL_RPO_HOURS = 5 / 60;
 
 /**
  * Worst-case age of a copy's newest recovery point, from the schedule of the resource that makes
- * it (WAL archiving for a CNPG cluster whose plugin entry archives to this stanza); undefined when
- * the resource has no schedule a policy can read.
+ * it; undefined when the resource has no schedule a policy can read.
  */
 export function rpoOf(graph: BackupGraph, evidence: CopyEvidence): number | undefined {
   const resource = evidence.implementedBy;
   if (!resource) return undefined;
-  const props = resource.props as Json;
-  const gap = (cron: unknown) => (typeof cron === "string" && scheduleError(cron) === undefined ? maxGapHours(cron) : undefined);
-  switch (resource.type) {
-    case TYPES.replicationSource:
-      return gap(props.spec?.trigger?.schedule);
-    case TYPES.cronJob:
-      return gap(props.spec?.schedule);
-    case TYPES.stanza: {
-      const stanza = nameOf(resource);
-      const archiving = [...graph.of(TYPES.cluster), ...graph.of(TYPES.clusterPatch)].some(
-        (cluster) =>
-          namespaceOf(cluster) === namespaceOf(resource) &&
-          (((cluster.props as Json).spec?.plugins ?? []) as Json[]).some((plugin) => plugin.isWALArchiver === true && plugin.parameters?.stanzaRef === stanza),
-      );
-      if (archiving) return WAL_RPO_HOURS;
-      const repos = ((props.spec?.stanzaConfiguration?.s3Repositories ?? []) as Json[]).map((r) => r.bucket);
-      const repo = String(repos.indexOf(evidence.declared.location) + 1);
-      const gaps = graph
-        .of(TYPES.scheduledBackup)
-        .filter((sb) => namespaceOf(sb) === namespaceOf(resource) && (sb.props as Json).spec?.pluginConfiguration?.parameters?.selectedRepository === repo)
-        .map((sb) => gap((sb.props as Json).spec?.schedule))
-        .filter((hours): hours is number => hours !== undefined);
-      return gaps.length > 0 ? Math.min(...gaps) : undefined;
-    }
-    case TYPES.command: {
-      const schedule = cloudSyncPayload(resource)?.schedule;
-      if (schedule) return gap(`${schedule.minute} ${schedule.hour} ${schedule.dom} ${schedule.month} ${schedule.dow}`);
-      // Host timers: OnCalendar is the declared cron, rendered by the same function that wrote it.
-      return evidence.declared.rpoHours;
-    }
-    default:
-      return undefined;
-  }
+  return methodOf(evidence.declared.method).evidence?.rpoHours?.(graph, evidence, resource);
+}
+
+/** The longest gap between two runs of a cron a resource carries; undefined when it is not a valid cron. */
+export function cronGapHours(cron: unknown): number | undefined {
+  return typeof cron === "string" && scheduleError(cron) === undefined ? maxGapHours(cron) : undefined;
 }
 
 /** A five-field cron, or a six-field one with seconds first (CloudNativePG): why it is invalid, or undefined. */

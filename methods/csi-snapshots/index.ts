@@ -1,6 +1,7 @@
 /** SnapScheduler CSI snapshots of a volume: a rollback on the same storage, not an independent copy. */
 import type { MethodPlugin } from "../types";
 import { csiSnapshotsSection } from "./runbook";
+import { localSnapshotEvidence } from "../../policies/graph";
 
 export const csiSnapshots: MethodPlugin = {
   methods: [
@@ -11,6 +12,7 @@ export const csiSnapshots: MethodPlugin = {
       encrypted: false,
       snapshot: true,
       drillable: false,
+      evidence: localSnapshotEvidence,
       runbook: { tools: ["jq"], section: (config, _plan, item, copies) => csiSnapshotsSection(config, item, copies) },
       repositoryPath: () => "",
       bucketPurpose: () => "snapshots",

@@ -11,6 +11,7 @@ import { nasDumpCopy, resticDumpCopy, rsyncDumpCopy } from "./runbook";
 import { resticRepository } from "../../domain/repositories";
 import { dumpDirectory } from "../../domain/dumps";
 import { repositoryPath } from "../../domain/storage";
+import { dumpJobEvidence, offsiteDumpEvidence } from "./evidence";
 
 /** Dumps land on the first NAS share; object storage gets restic, SSH destinations rsync. */
 export function dumpMethodFor(kind: string, chosen: readonly string[]): MethodChoice {
@@ -34,6 +35,7 @@ export const dumps: MethodPlugin = {
       controller: "cronjob",
       encrypted: false,
       drillable: true,
+      evidence: dumpJobEvidence,
       runbook: { tools: ["ssh", "scp"], section: (config, _plan, item, [copy]) => nasDumpCopy(config, item, copy) },
       recovery: ({ item, copy }) => ({ tool: "files", repository: `${copy.location}/${item.app}`, how: `newest ${item.name}-<UTC time> file: pg_restore, psql, sqlite3 or redis` }),
       repositoryPath: (_config, item) => item.app,
@@ -48,6 +50,7 @@ export const dumps: MethodPlugin = {
       encrypted: true,
       forgetsSnapshots: true,
       drillable: true,
+      evidence: offsiteDumpEvidence("restic"),
       runbook: { tools: ["restic"], section: (config, _plan, item, [copy]) => resticDumpCopy(config, item, copy) },
       secrets: { passwords: ["restic-password"] },
       recovery: ({ config, item, copy }) => ({
@@ -69,6 +72,7 @@ export const dumps: MethodPlugin = {
       controller: "cronjob",
       encrypted: false,
       drillable: true,
+      evidence: offsiteDumpEvidence("rsync"),
       runbook: { tools: ["rsync", "ssh"], section: (config, _plan, item, [copy]) => rsyncDumpCopy(config, item, copy) },
       recovery: ({ config, item, copy }) => ({ tool: "files", repository: `${copy.location}/${repositoryPath(config, item, copy)}`, how: "rsync the newest dump back" }),
       repositoryPath: (_config, item) => item.app,

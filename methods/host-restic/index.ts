@@ -6,6 +6,7 @@ import { expectedBytes, sortedEntries } from "../planning";
 import { resticLockPrefixes } from "../tools/restic";
 import { hostCopy, hostIntro } from "./runbook";
 import { resticRepository } from "../../domain/repositories";
+import { hostTaskEvidence } from "./evidence";
 
 /** Host backups keep the seed's restic policy unless told otherwise. */
 export const HOST_RETENTION: Retention = { daily: 7, weekly: 4, monthly: 6, yearly: 2 };
@@ -43,6 +44,7 @@ export const hostRestic: MethodPlugin = {
       encrypted: true,
       forgetsSnapshots: true,
       drillable: true,
+      evidence: hostTaskEvidence,
       secrets: { passwords: ["restic-password"] },
       recovery: ({ config, item, copy }) => ({ tool: "restic", repository: resticRepository(config, item, copy), how: `restic restore latest --host ${item.name} --target <dir>` }),
       runbook: { tools: ["restic", "ssh"], section: (config, _plan, item, [copy]) => hostCopy(config, item, copy) },

@@ -10,6 +10,7 @@ import type { MethodPlugin } from "../types";
 import { expectedBytes, sortedEntries } from "../planning";
 import { cnpgIntro, pgbackrestCopy } from "./runbook";
 import { cnpgOwner } from "../../domain/secrets";
+import { stanzaEvidence } from "./evidence";
 
 /** pgBackRest takes one lock per stanza: two backups of one cluster start at least an hour apart. */
 export const PGBACKREST_GAP_MINUTES = 60;
@@ -52,6 +53,7 @@ export const pgbackrest: MethodPlugin = {
       encrypted: true,
       continuous: true,
       drillable: true,
+      evidence: stanzaEvidence,
       secrets: { owner: (config, item) => cnpgOwner(cnpgClusterName(config, item)), passwords: ["cipher-pass"] },
       recovery({ config, item, copy }) {
         const stanza = cnpgClusterName(config, item);

@@ -3,6 +3,7 @@ import { TIER_DEFINITIONS } from "../../domain/tiers";
 import type { MethodPlugin } from "../types";
 import { tierOverrides } from "../planning";
 import { cloudSyncCopy } from "./runbook";
+import { cloudSyncEvidence } from "./evidence";
 
 export const truenasCloudsync: MethodPlugin = {
   methods: [
@@ -12,6 +13,7 @@ export const truenasCloudsync: MethodPlugin = {
       controller: "truenas",
       encrypted: true,
       drillable: true,
+      evidence: cloudSyncEvidence,
       // rclone crypt: without this password and salt the copy is unreadable.
       secrets: { passwords: ["cloudsync-password", "cloudsync-salt"] },
       recovery: ({ item, copy }) => ({

@@ -8,6 +8,7 @@ import { gfsRetention } from "../planning";
 import { volumeCopy } from "../volsync/runbook";
 import { kopiaIdentity, kopiaRepository, s3Endpoint } from "../../domain/repositories";
 import { destinationPlugin } from "../../destinations/registry";
+import { replicationSourceEvidence } from "../volsync/evidence";
 
 /**
  * Kopia writes pack blobs (p, q) once; on object storage it names the format blobs that hold the
@@ -30,6 +31,7 @@ export const volsyncKopia: MethodPlugin = {
       controller: "volsync",
       encrypted: true,
       drillable: true,
+      evidence: replicationSourceEvidence("kopia"),
       secrets: { passwords: ["kopia-password"] },
       recovery({ config, item, copy, onNas }) {
         const identity = kopiaIdentity(item, config.apps[item.app].volumes[item.name].claim ?? item.name);

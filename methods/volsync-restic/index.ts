@@ -4,6 +4,7 @@ import { gfsRetention } from "../planning";
 import { resticLockPrefixes } from "../tools/restic";
 import { volumeCopy } from "../volsync/runbook";
 import { resticRepository } from "../../domain/repositories";
+import { replicationSourceEvidence } from "../volsync/evidence";
 
 export const volsyncRestic: MethodPlugin = {
   methods: [
@@ -14,6 +15,7 @@ export const volsyncRestic: MethodPlugin = {
       encrypted: true,
       forgetsSnapshots: true,
       drillable: true,
+      evidence: replicationSourceEvidence("restic"),
       secrets: { passwords: ["restic-password"] },
       recovery: ({ config, item, copy, onNas }) => ({ tool: "restic", repository: onNas ?? resticRepository(config, item, copy), how: "restic restore latest --target <dir>" }),
       runbook: { tools: ["restic", "jq"], section: (config, _plan, item, [copy]) => volumeCopy(config, item, copy) },

@@ -1,6 +1,7 @@
 /** TrueNAS periodic ZFS snapshots of a dataset: a rollback on the same pool, not an independent copy. */
 import type { MethodPlugin } from "../types";
 import { zfsSnapshotsSection } from "./runbook";
+import { localSnapshotEvidence } from "../../policies/graph";
 
 export const zfsSnapshots: MethodPlugin = {
   methods: [
@@ -11,6 +12,7 @@ export const zfsSnapshots: MethodPlugin = {
       encrypted: false,
       snapshot: true,
       drillable: false,
+      evidence: localSnapshotEvidence,
       runbook: { tools: ["ssh"], section: (config, _plan, item, copies) => zfsSnapshotsSection(config, item, copies) },
       repositoryPath: () => "",
       bucketPurpose: () => "snapshots",
