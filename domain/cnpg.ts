@@ -7,9 +7,8 @@
 import type { StackConfig } from "./config/schema";
 import type { BackupPlan, PlannedCopy, PlannedItem } from "./model";
 import { kubeName } from "./naming";
-import { pgbackrestSecretRecipe } from "./repositories";
+import { pgbackrestSecretRecipe, s3Endpoint } from "./repositories";
 import { cnpgClusterName } from "./storage";
-import { b2S3Endpoint, r2S3Endpoint } from "./storage";
 import { dataLabels } from "./volsync";
 
 type Manifest = Record<string, unknown>;
@@ -22,13 +21,6 @@ export const PATCH_ANNOTATION = "homelab-backups.dev/server-side-apply-patch";
 
 export function pgbackrestCopies(item: PlannedItem): PlannedCopy[] {
   return item.copies.filter((copy) => copy.method === "pgbackrest");
-}
-
-function endpointOf(config: StackConfig, destination: string): { host: string; region: string } {
-  const target = config.destinations[destination];
-  if (target.kind === "b2") return { host: b2S3Endpoint(target.region).replace(/^https:\/\//, ""), region: target.region };
-  if (target.kind === "r2") return { host: r2S3Endpoint(target.accountId, target.jurisdiction).replace(/^https:\/\//, ""), region: "auto" };
-  throw new Error(`${destination} is not object storage`);
 }
 
 export function stanza(config: StackConfig, item: PlannedItem): Manifest {
@@ -46,7 +38,7 @@ export function stanza(config: StackConfig, item: PlannedItem): Manifest {
         processMax: 2,
         compressConfig: { type: "zst" },
         s3Repositories: pgbackrestCopies(item).map((copy) => {
-          const endpoint = endpointOf(config, copy.destination);
+          const endpoint = s3Endpoint(config, copy.destination);
           const retention = copy.retention.kind === "pgbackrest" ? copy.retention : undefined;
           return {
             bucket: copy.location,

@@ -16,10 +16,10 @@ import type { PlannedCopy, PlannedItem, PlannedJob } from "./model";
 import { cnpgClusterName } from "./storage";
 import { kubeName, LABELS } from "./naming";
 import { BACKUP_MOUNT, dumpDirectory, JOB_GID, JOB_RESOURCES, JOB_UID, jobLabels, notificationValues, notifyFor, podSecurity } from "./dumps";
-import { kopiaIdentity, knownHostsLine, moverSecretRecipe, NAS_MOUNT, nasRepositoryOwner, resticRepository, SecretRecipe, sshKeyRef, StoreValue } from "./repositories";
+import { knownHostsLine, kopiaIdentity, moverSecretRecipe, NAS_MOUNT, nasRepositoryOwner, resticRepository, s3Endpoint, SecretRecipe, sshKeyRef, StoreValue } from "./repositories";
 import { nasClaimName } from "./nas";
 import { bucketFields, cnpgOwner, storeItem } from "./secrets";
-import { b2S3Endpoint, credentialKindOf, r2S3Endpoint } from "./storage";
+import { credentialKindOf } from "./storage";
 import { restrictedContainer } from "./volsync";
 import { DRILL_READ_PERCENT, DRILL_SAMPLE_FILES } from "./drillSchedule";
 import {
@@ -36,6 +36,7 @@ import {
 } from "./jobs/drills";
 import { cloudSyncDrillScript } from "./jobs/cloudsyncDrill";
 import { drillCanary } from "./canary";
+import { destinationPlugin } from "../destinations/registry";
 
 type Manifest = Record<string, unknown>;
 
@@ -308,7 +309,6 @@ function dumpDrill(config: StackConfig, item: PlannedItem, copy: PlannedCopy, jo
  * item, the writer's own.
  */
 export function storeResticEnv(config: StackConfig, item: PlannedItem, copy: PlannedCopy): { values: StoreValue[]; template: Record<string, string> } {
-  const target = config.destinations[copy.destination];
   const credential = credentialKindOf(copy.method);
   if (!credential || (copy.method !== "dump-restic" && copy.method !== "host-restic")) throw new Error(`${copy.id}: not a restic copy in object storage`);
   const own = storeItem(config.cluster.name, item.app);
@@ -324,7 +324,7 @@ export function storeResticEnv(config: StackConfig, item: PlannedItem, copy: Pla
       RESTIC_PASSWORD: "{{ .resticPassword }}",
       AWS_ACCESS_KEY_ID: "{{ .accessKeyId }}",
       AWS_SECRET_ACCESS_KEY: "{{ .secretAccessKey }}",
-      AWS_DEFAULT_REGION: target.kind === "b2" ? target.region : "auto",
+      AWS_DEFAULT_REGION: s3Endpoint(config, copy.destination).region,
     },
   };
 }
@@ -362,8 +362,7 @@ export function pgbackrestRepoEnv(
   const cluster = cnpgClusterName(config, item);
   const repo = item.copies.filter((c) => c.method === "pgbackrest").findIndex((c) => c.id === copy.id) + 1;
   const target = config.destinations[copy.destination];
-  const endpoint =
-    target.kind === "b2" ? { host: b2S3Endpoint(target.region), region: target.region } : target.kind === "r2" ? { host: r2S3Endpoint(target.accountId, target.jurisdiction), region: "auto" } : undefined;
+  const endpoint = destinationPlugin(target.kind).s3?.(target);
   if (!endpoint || repo === 0) throw new Error(`${copy.id}: pgBackRest repositories are object storage copies of the item`);
   const own = storeItem(config.cluster.name, cnpgOwner(cluster));
   const fields = bucketFields({ destination: copy.destination, credential: "pgbackrest" });
@@ -375,7 +374,7 @@ export function pgbackrestRepoEnv(
       [`${prefix}_TYPE`]: "s3",
       [`${prefix}_PATH`]: `/${cluster}`,
       [`${prefix}_S3_BUCKET`]: copy.location,
-      [`${prefix}_S3_ENDPOINT`]: endpoint.host.replace(/^https:\/\//, ""),
+      [`${prefix}_S3_ENDPOINT`]: endpoint.host,
       [`${prefix}_S3_REGION`]: endpoint.region,
       [`${prefix}_S3_URI_STYLE`]: "path",
       [`${prefix}_CIPHER_TYPE`]: "aes-256-cbc",
@@ -422,8 +421,6 @@ function pgbackrestDrill(config: StackConfig, item: PlannedItem, copy: PlannedCo
 }
 
 function cloudSyncDrill(config: StackConfig, item: PlannedItem, copy: PlannedCopy, job: PlannedJob): DrillObjects {
-  const target = config.destinations[copy.destination];
-  if (target.kind !== "b2" && target.kind !== "r2") throw new Error(`${copy.id}: Cloud Sync copies go to object storage`);
   const credentials = storeItem(config.cluster.name, "truenas");
   const passwords = storeItem(config.cluster.name, item.app);
   const fields = bucketFields({ destination: copy.destination, credential: "truenas" });
@@ -444,10 +441,10 @@ function cloudSyncDrill(config: StackConfig, item: PlannedItem, copy: PlannedCop
       CLOUDSYNC_ENCRYPTION_SALT: "{{ .salt }}",
     },
   );
-  const endpoint = target.kind === "b2" ? { url: b2S3Endpoint(target.region), region: target.region, provider: "Other" } : { url: r2S3Endpoint(target.accountId, target.jurisdiction), region: "auto", provider: "Cloudflare" };
+  const endpoint = s3Endpoint(config, copy.destination);
   const settings = {
     RCLONE_CONFIG_OFFSITE_TYPE: "s3",
-    RCLONE_CONFIG_OFFSITE_PROVIDER: endpoint.provider,
+    RCLONE_CONFIG_OFFSITE_PROVIDER: endpoint.rcloneProvider,
     RCLONE_CONFIG_OFFSITE_ENDPOINT: endpoint.url,
     RCLONE_CONFIG_OFFSITE_REGION: endpoint.region,
     RCLONE_CONFIG_OFFSITE_FORCE_PATH_STYLE: "true",

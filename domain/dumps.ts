@@ -7,7 +7,7 @@
 import type { StackConfig } from "./config/schema";
 import type { PlannedCopy, PlannedItem } from "./model";
 import { kubeName, LABELS, labelValue } from "./naming";
-import { knownHostsLine, resticRepository, SecretRecipe, sshKeyRef, StoreValue } from "./repositories";
+import { knownHostsLine, resticRepository, s3Endpoint, SecretRecipe, sshKeyRef, StoreValue } from "./repositories";
 import { bucketFields, storeItem } from "./secrets";
 import { nasClaimName } from "./nas";
 import {
@@ -295,7 +295,7 @@ export function offsiteSecretRecipe(config: StackConfig, item: PlannedItem, copy
       { variable: "accessKeyId", item: ownItem, field: fields.accessKeyId },
       { variable: "secretAccessKey", item: ownItem, field: fields.secretAccessKey },
     );
-    const region = target.kind === "b2" ? target.region : "auto";
+    const { region } = s3Endpoint(config, copy.destination);
     Object.assign(template, {
       RESTIC_REPOSITORY: resticRepository(config, item, copy),
       RESTIC_PASSWORD: "{{ .resticPassword }}",

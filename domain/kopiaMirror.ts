@@ -23,8 +23,8 @@
  */
 import type { StackConfig } from "./config/schema";
 import type { BackupPlan, PlannedJob } from "./model";
-import { BucketConsumer, b2S3Endpoint, bucketConsumers, kopiaMirrorPrefix, r2S3Endpoint, repositoryPath } from "./storage";
-import { SecretRecipe } from "./repositories";
+import { BucketConsumer, bucketConsumers, kopiaMirrorPrefix, repositoryPath } from "./storage";
+import { s3Endpoint, SecretRecipe } from "./repositories";
 import { bucketFields, storeItem } from "./secrets";
 import { BACKUP_MOUNT, backupCronJob, jobLabels, notificationValues, notifyFor } from "./dumps";
 import { nasClaimName } from "./nas";
@@ -117,8 +117,8 @@ export function kopiaMirrors(config: StackConfig, plan: BackupPlan): PlannedKopi
           destinationKind: target.kind,
           bucket: consumer.bucket,
           prefix: `${kopiaMirrorPrefix(app.name)}${source}/`,
-          endpoint: (target.kind === "b2" ? b2S3Endpoint(target.region) : r2S3Endpoint(target.accountId, target.jurisdiction)).replace(/^https:\/\//, ""),
-          region: target.kind === "b2" ? target.region : "auto",
+          endpoint: s3Endpoint(config, destination).host,
+          region: s3Endpoint(config, destination).region,
           consumer,
           uid: owner.uid,
           gid: owner.gid,

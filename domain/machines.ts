@@ -8,7 +8,7 @@ import type { BackupPlan, PlannedCopy, PlannedItem, PlannedJob } from "./model";
 import { resticVolumeDrillScript } from "./jobs/drills";
 import { DRILL_READ_PERCENT, DRILL_SAMPLE_FILES } from "./drillSchedule";
 import { kubeName } from "./naming";
-import { resticRepository } from "./repositories";
+import { resticRepository, s3Endpoint } from "./repositories";
 import {
   CLOUDSYNC_SECRET_ENV,
   cloudSyncTaskCommands,
@@ -156,8 +156,7 @@ export function hostTask(config: StackConfig, item: PlannedItem, copy: PlannedCo
     readWritePaths: [...host.readWritePaths, parentDirectory(lockFile)],
     description: `homelab-backups: restic backup of ${item.name} to ${copy.destination}`,
   });
-  const target = config.destinations[copy.destination];
-  const region = target.kind === "b2" ? target.region : "auto";
+  const { region } = s3Endpoint(config, copy.destination);
   const create = [
     prepareCommands(paths),
     file(paths.script, script, "HOMELAB_BACKUPS_SCRIPT_EOF"),

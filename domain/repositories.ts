@@ -7,7 +7,9 @@ import type { StackConfig } from "./config/schema";
 import type { PlannedCopy, PlannedItem } from "./model";
 import { kubeName } from "./naming";
 import { bucketFields, cnpgOwner, remoteRef, storeItem, StoreProvider } from "./secrets";
-import { b2S3Endpoint, cnpgClusterName, r2S3Endpoint, repositoryPath } from "./storage";
+import { cnpgClusterName, repositoryPath } from "./storage";
+import type { S3Endpoint } from "../destinations/types";
+import { destinationPlugin, isObjectStorage } from "../destinations/registry";
 
 /** Where movers mount the NAS share (VolSync moverVolumes paths live under /mnt). */
 export const NAS_MOUNT = "/mnt/repository";
@@ -27,11 +29,12 @@ export interface SecretRecipe {
   values: StoreValue[];
 }
 
-export function s3Endpoint(config: StackConfig, destination: string): { url: string; region: string } {
+/** The S3 endpoint of an object-storage destination. */
+export function s3Endpoint(config: StackConfig, destination: string): S3Endpoint {
   const target = config.destinations[destination];
-  if (target.kind === "b2") return { url: b2S3Endpoint(target.region), region: target.region };
-  if (target.kind === "r2") return { url: r2S3Endpoint(target.accountId, target.jurisdiction), region: "auto" };
-  throw new Error(`${destination} is not object storage`);
+  const s3 = destinationPlugin(target.kind).s3;
+  if (!s3) throw new Error(`${destination} is not object storage`);
+  return s3(target);
 }
 
 /** The NAS directory of a purpose ("volsync", "kopia", "dumps") below the share, per cluster. */
@@ -78,7 +81,7 @@ export function moverSecretRecipe(config: StackConfig, item: PlannedItem, copy: 
     template.KOPIA_REPOSITORY = kopiaRepository(config, item, copy);
     template.KOPIA_PASSWORD = fetch("kopiaPassword", "kopia-password");
   }
-  if (target.kind === "b2" || target.kind === "r2") {
+  if (isObjectStorage(target.kind)) {
     const fields = bucketFields({ destination: copy.destination, credential: copy.method === "volsync-kopia" ? "kopia" : "volsync" });
     const endpoint = s3Endpoint(config, copy.destination);
     template.AWS_ACCESS_KEY_ID = fetch("accessKeyId", fields.accessKeyId);

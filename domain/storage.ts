@@ -20,15 +20,7 @@ import type { Site } from "./tiers";
 import { kubeName } from "./naming";
 import { compareText } from "./compare";
 import { methodOf } from "../methods/registry";
-
-export function b2S3Endpoint(region: string): string {
-  return `https://s3.${region}.backblazeb2.com`;
-}
-
-export function r2S3Endpoint(accountId: string, jurisdiction: "default" | "eu" | "fedramp"): string {
-  const zone = jurisdiction === "default" ? "" : `.${jurisdiction}`;
-  return `https://${accountId}${zone}.r2.cloudflarestorage.com`;
-}
+import { destinationPlugin } from "../destinations/registry";
 
 /** The resource key that scopes a Cloudflare API token to one R2 bucket. */
 export function r2BucketResource(accountId: string, jurisdiction: string, bucket: string): string {
@@ -212,14 +204,7 @@ export function destinationSummaries(config: StackConfig, plan: BackupPlan): Rec
   return Object.fromEntries(
     plan.destinations.map((destination) => {
       const target = config.destinations[destination.name];
-      const endpoint =
-        target.kind === "b2"
-          ? b2S3Endpoint(target.region)
-          : target.kind === "r2"
-            ? r2S3Endpoint(target.accountId, target.jurisdiction)
-            : target.kind === "nfs"
-              ? `${target.server}:${target.path}`
-              : `${target.user}@${target.host}:${target.path}`;
+      const endpoint = destinationPlugin(target.kind).describe(target);
       const keyHolders: Record<string, string[]> = {};
       for (const consumer of consumers.filter((c) => c.destination === destination.name)) {
         (keyHolders[consumer.bucket] ??= []).push(consumer.id);

@@ -2,9 +2,10 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../../domain/config/schema";
 import type { PlannedBucket } from "../../domain/model";
-import { b2Capabilities, b2S3Endpoint, BucketConsumer } from "../../domain/storage";
+import { b2Capabilities, BucketConsumer } from "../../domain/storage";
 import { B2ApplicationKey } from "./b2ApplicationKey";
 import { ConsumerCredential } from "./credentials";
+import { b2S3Endpoint } from "../../destinations/b2/index";
 
 type B2Config = Extract<StackConfig["destinations"][string], { kind: "b2" }>;
 

@@ -3,8 +3,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
 import type { StackConfig } from "../../domain/config/schema";
 import type { PlannedBucket } from "../../domain/model";
-import { BucketConsumer, permissionGroupId, R2_PERMISSION_GROUPS, r2BucketResource, R2LockPrefix, r2S3Endpoint } from "../../domain/storage";
+import { BucketConsumer, permissionGroupId, R2_PERMISSION_GROUPS, r2BucketResource, R2LockPrefix } from "../../domain/storage";
 import { ConsumerCredential } from "./credentials";
+import { r2S3Endpoint } from "../../destinations/r2/index";
 
 type R2Config = Extract<StackConfig["destinations"][string], { kind: "r2" }>;
 

@@ -1,10 +1,14 @@
 /** An on-site NAS share over NFS: copies in directories under `<path>/<cluster>/<purpose>`. */
-import type { DestinationPlugin } from "../types";
+import { DestinationPlugin, ownConfig } from "../types";
 
 export const nfs: DestinationPlugin = {
   kind: "nfs",
   site: "onsite",
   layout: "directory",
   defaultPricePerTbMonth: (pricing) => pricing.nfsPerTbMonth,
-  directoryRoot: (target) => (target.kind === "nfs" ? `${target.server}:` : ""),
+  describe: (target) => {
+    const { server, path } = ownConfig("nfs", target);
+    return `${server}:${path}`;
+  },
+  directoryRoot: (target) => `${ownConfig("nfs", target).server}:`,
 };

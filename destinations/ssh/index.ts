@@ -1,10 +1,14 @@
 /** An offsite NAS reached over SSH (rsync, SFTP): copies in directories under `<path>/<cluster>/<purpose>`. */
-import type { DestinationPlugin } from "../types";
+import { DestinationPlugin, ownConfig } from "../types";
 
 export const ssh: DestinationPlugin = {
   kind: "ssh",
   site: "offsite",
   layout: "directory",
   defaultPricePerTbMonth: (pricing) => pricing.sshPerTbMonth,
-  directoryRoot: (target) => (target.kind === "ssh" ? `${target.host}:` : ""),
+  describe: (target) => {
+    const { user, host, path } = ownConfig("ssh", target);
+    return `${user}@${host}:${path}`;
+  },
+  directoryRoot: (target) => `${ownConfig("ssh", target).host}:`,
 };

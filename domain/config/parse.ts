@@ -4,6 +4,7 @@ import { appDestinations, appNamespace, DestinationChoice, tierDestinations } fr
 import { StackConfig, stackConfigSchema } from "./schema";
 import { planBackups } from "../plan";
 import { cnpgOwner, rotationIds, secretOwners, UNROTATABLE_PASSWORDS } from "../secrets";
+import { isObjectStorage } from "../../destinations/registry";
 
 interface Problem {
   path: Path;
@@ -105,7 +106,7 @@ function checkMachines(config: StackConfig): Problem[] {
     const names = dataset.destinations ?? tierDestinations(config, dataset.tier).names;
     for (const destination of names) {
       const kind = config.destinations[destination]?.kind;
-      if ((kind === "b2" || kind === "r2") && config.truenas!.cloudCredentials[destination] === undefined) {
+      if (isObjectStorage(kind) && config.truenas!.cloudCredentials[destination] === undefined) {
         problems.push({
           path: ["truenas", "cloudCredentials", destination],
           message: `is required: the id of TrueNAS's cloud credential for ${destination}, which datasets.${name} syncs to (create it from the ${destination}-truenas key in the store item homelab-backups-${config.cluster.name}-truenas)`,

@@ -9,6 +9,7 @@ import { QUANTITY, QUANTITY_HELP, quantityBytes } from "../quantity";
 import { DEFAULT_IMAGES, isPinned } from "../images";
 import { TIER_DEFINITIONS } from "../tiers";
 import { readWritePathError } from "../hostBackup";
+import { isObjectStorage, objectStorageKinds } from "../../destinations/registry";
 
 export const PROJECT = "homelab-backups";
 
@@ -379,7 +380,7 @@ function checkAppVolumes(config: AppReferences, ctx: z.RefinementCtx): void {
       const kind = config.destinations[name]?.kind;
       if (app.kopiaMirrors.indexOf(name) !== index) issue(path, `"${name}" is listed twice`);
       else if (kind === undefined) issue(path, `unknown destination "${name}"; configured destinations: ${Object.keys(config.destinations).join(", ") || "none"}`);
-      else if (kind !== "b2" && kind !== "r2") issue(path, `"${name}" is a ${kind} destination; Kopia mirrors go to b2 or r2 object storage`);
+      else if (!isObjectStorage(kind)) issue(path, `"${name}" is a ${kind} destination; Kopia mirrors go to ${objectStorageKinds()} object storage`);
       else if (!destinations.includes(name)) {
         issue(path, `"${name}" is not one of the app's destinations (${destinations.join(", ")}): the mirror lands in the Kopia bucket of the app's own copies there; add it to ${listed}`);
       }

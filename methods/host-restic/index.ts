@@ -7,6 +7,7 @@ import { resticLockPrefixes } from "../tools/restic";
 import { hostCopy, hostIntro } from "./runbook";
 import { resticRepository } from "../../domain/repositories";
 import { hostTaskEvidence } from "./evidence";
+import { isObjectStorage, objectStorageKinds } from "../../destinations/registry";
 
 /** Host backups keep the seed's restic policy unless told otherwise. */
 export const HOST_RETENTION: Retention = { daily: 7, weekly: 4, monthly: 6, yearly: 2 };
@@ -31,9 +32,9 @@ export const hostRestic: MethodPlugin = {
           destinations: host.destinations ?? tierDestinations(config, host.tier).names,
         })),
       methodFor: (_config, _item, kind) =>
-        kind === "b2" || kind === "r2"
+        isObjectStorage(kind)
           ? { method: "host-restic" }
-          : { reason: "host backups write restic repositories to object storage; use a b2 or r2 destination" },
+          : { reason: `host backups write restic repositories to object storage; use a ${objectStorageKinds()} destination` },
     },
   ],
   methods: [

@@ -1,6 +1,6 @@
 import type { StackConfig } from "../../domain/config/schema";
 import type { PlannedCopy, PlannedItem } from "../../domain/model";
-import { resticRepository } from "../../domain/repositories";
+import { resticRepository, s3Endpoint } from "../../domain/repositories";
 import { bucketFields, storeItem } from "../../domain/secrets";
 import { credentialKindOf } from "../../domain/storage";
 import { hostTarget, hostTask } from "../../domain/machines";
@@ -23,14 +23,13 @@ export function hostCopy(config: StackConfig, item: PlannedItem, copy: PlannedCo
   const repository = resticRepository(config, item, copy);
   const own = storeItem(config.cluster.name, item.app);
   const fields = bucketFields({ destination: copy.destination, credential: credentialKindOf(copy.method)! });
-  const destination = config.destinations[copy.destination];
   const env: ToolEnv = {
     template: {
       RESTIC_REPOSITORY: repository,
       RESTIC_PASSWORD: "{{ .password }}",
       AWS_ACCESS_KEY_ID: "{{ .id }}",
       AWS_SECRET_ACCESS_KEY: "{{ .secret }}",
-      AWS_DEFAULT_REGION: destination.kind === "b2" ? destination.region : "auto",
+      AWS_DEFAULT_REGION: s3Endpoint(config, copy.destination).region,
     },
     values: [
       { variable: "password", item: own, field: "restic-password" },

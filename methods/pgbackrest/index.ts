@@ -11,6 +11,7 @@ import { expectedBytes, sortedEntries } from "../planning";
 import { cnpgIntro, pgbackrestCopy } from "./runbook";
 import { cnpgOwner } from "../../domain/secrets";
 import { stanzaEvidence } from "./evidence";
+import { isObjectStorage } from "../../destinations/registry";
 
 /** pgBackRest takes one lock per stanza: two backups of one cluster start at least an hour apart. */
 export const PGBACKREST_GAP_MINUTES = 60;
@@ -29,7 +30,7 @@ export const pgbackrest: MethodPlugin = {
             : [],
         ),
       methodFor: (_config, _item, kind) =>
-        kind === "b2" || kind === "r2"
+        isObjectStorage(kind)
           ? { method: "pgbackrest" }
           : { reason: "the pgBackRest plugin writes only to object storage; its b2/r2 repositories carry the WAL and backups" },
       arrangeCopies(config, item, drafted) {

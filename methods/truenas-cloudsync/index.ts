@@ -4,6 +4,7 @@ import type { MethodPlugin } from "../types";
 import { tierOverrides } from "../planning";
 import { cloudSyncCopy } from "./runbook";
 import { cloudSyncEvidence } from "./evidence";
+import { destinationPlugin } from "../../destinations/registry";
 
 export const truenasCloudsync: MethodPlugin = {
   methods: [
@@ -32,12 +33,12 @@ export const truenasCloudsync: MethodPlugin = {
       },
       bucketPurpose: () => "truenas",
       retention({ config, item, destination }) {
-        // B2 keeps replaced and deleted versions (hidden) as long as the bucket's lifecycle says; R2
-        // keeps none, so an R2 mirror is only ever the present state.
+        // B2 keeps replaced and deleted versions (hidden) as long as the bucket's lifecycle says; a
+        // destination without old versions (R2) mirrors only the present state.
         const target = config.destinations[destination];
         const tier = item.owner.tier;
         const history = tierOverrides(config, tier).mirrorHistoryDays ?? TIER_DEFINITIONS[tier].defaults.mirrorHistoryDays;
-        return { kind: "mirror", historyDays: target.kind === "b2" ? Math.max(target.immutable ? target.lockDays : 0, history) : 0 };
+        return { kind: "mirror", historyDays: destinationPlugin(target.kind).keepsOldVersions && "lockDays" in target ? Math.max(target.immutable ? target.lockDays : 0, history) : 0 };
       },
     },
   ],

@@ -3,6 +3,7 @@ import { tierDestinations } from "../../domain/config/resolve";
 import type { MethodPlugin } from "../types";
 import { expectedBytes, sortedEntries } from "../planning";
 import { datasetIntro } from "./runbook";
+import { isObjectStorage, objectStorageKinds } from "../../destinations/registry";
 
 export const truenas: MethodPlugin = {
   dataKinds: [
@@ -26,10 +27,10 @@ export const truenas: MethodPlugin = {
           snapshotSubject: dataset.dataset,
         })),
       methodFor(_config, _item, kind) {
-        if (kind === "b2" || kind === "r2") return { method: "truenas-cloudsync" };
+        if (isObjectStorage(kind)) return { method: "truenas-cloudsync" };
         return kind === "nfs"
           ? { reason: "the dataset lives on the NAS; its ZFS snapshots are the on-site rollback" }
-          : { reason: "TrueNAS pushes datasets offsite with Cloud Sync to object storage; use a b2 or r2 destination" };
+          : { reason: `TrueNAS pushes datasets offsite with Cloud Sync to object storage; use a ${objectStorageKinds()} destination` };
       },
     },
   ],
