@@ -29,8 +29,8 @@
 import type { StackConfig, VolumeConfig } from "./config/schema";
 import type { BackupPlan, PlannedApp, PlannedCopy, PlannedItem, PlannedJob } from "./model";
 import { LABELS, labelValue } from "./naming";
-import { TIER_DEFINITIONS, Tier } from "./tiers";
-import { PLATFORM_ANCHORS, PLATFORM_PAGE, runbookUrl } from "./runbookLinks";
+import { Tier, TIER_DEFINITIONS } from "./tiers";
+import { MIRROR_ANCHOR, PLATFORM_ANCHORS, PLATFORM_PAGE, runbookUrl } from "./runbookLinks";
 import { bootstrap, replicationSourceName } from "./volsync";
 import { dumpCronJob, offsiteCronJob } from "./dumps";
 import { cnpgClusterName } from "./storage";
@@ -38,7 +38,6 @@ import { drillName, drillNamespace } from "./drills";
 import { verificationName } from "./verification";
 import { maxGapHours } from "./schedule";
 import { kopiaMirrorCronJob, kopiaMirrors, PlannedKopiaMirror } from "./kopiaMirror";
-import { MIRROR_ANCHOR } from "./runbookLinks";
 import { compareText } from "./compare";
 import { CANARY_FILE } from "./jobs/canary";
 import { PlannedCanary, volumeCanary } from "./canary";

@@ -1,8 +1,8 @@
 /**
  * Restore drills as Kubernetes objects: per drilled item, a Secret recipe (built by an
  * ExternalSecret from the store, like every other consumer's) and a CronJob that restores the
- * newest backup of one copy into scratch space and proves it usable (domain/jobs/drills.ts and
- * domain/jobs/cloudsyncDrill.ts hold the scripts). Drills use the same credentials a real restore
+ * newest backup of one copy into scratch space and proves it usable. Each method's drill.ts builds
+ * its drill from the pieces here (domain/jobs/drills.ts and domain/jobs/cloudsyncDrill.ts hold the scripts). Drills use the same credentials a real restore
  * would, so a drill also proves that the store still holds working ones.
  *
  * Dump and pgBackRest drills fetch in an init container and verify in the database's own image.
@@ -13,37 +13,30 @@
  */
 import type { StackConfig } from "./config/schema";
 import type { PlannedCopy, PlannedItem, PlannedJob } from "./model";
-import { cnpgClusterName } from "./storage";
+import { cnpgClusterName, credentialKindOf } from "./storage";
 import { kubeName, LABELS } from "./naming";
-import { BACKUP_MOUNT, dumpDirectory, JOB_GID, JOB_RESOURCES, JOB_UID, jobLabels, notificationValues, notifyFor, podSecurity } from "./dumps";
-import { knownHostsLine, kopiaIdentity, moverSecretRecipe, NAS_MOUNT, nasRepositoryOwner, resticRepository, s3Endpoint, SecretRecipe, sshKeyRef, StoreValue } from "./repositories";
+import { JOB_RESOURCES, jobLabels, notificationValues, podSecurity } from "./dumps";
+import { NAS_MOUNT, resticRepository, s3Endpoint, SecretRecipe, StoreValue } from "./repositories";
 import { nasClaimName } from "./nas";
 import { bucketFields, cnpgOwner, storeItem } from "./secrets";
-import { credentialKindOf } from "./storage";
 import { restrictedContainer } from "./volsync";
-import { DRILL_READ_PERCENT, DRILL_SAMPLE_FILES } from "./drillSchedule";
-import {
-  DRILL_SCRATCH,
-  drillReportScript,
-  dumpVerifyScript,
-  kopiaVolumeDrillScript,
-  nasDumpFetchScript,
-  pgbackrestFetchScript,
-  pgbackrestVerifyScript,
-  resticDumpFetchScript,
-  resticVolumeDrillScript,
-  rsyncDumpFetchScript,
-} from "./jobs/drills";
-import { cloudSyncDrillScript } from "./jobs/cloudsyncDrill";
-import { drillCanary } from "./canary";
+import { DRILL_SCRATCH } from "./jobs/drills";
+import { methodOf } from "../methods/registry";
 import { destinationPlugin } from "../destinations/registry";
 
 type Manifest = Record<string, unknown>;
 
 /** The CNPG PostgreSQL images run as this user. */
 export const CNPG_UID = 26;
-/** The alpine postgres image's postgres user: initdb refuses root and wants a real account. */
-const ALPINE_POSTGRES_UID = 70;
+/** What a method's drill builder is given. */
+export interface DrillContext {
+  config: StackConfig;
+  item: PlannedItem;
+  copy: PlannedCopy;
+  job: PlannedJob;
+  /** A drill fails when the newest backup is older than this. */
+  maxAgeHours: number;
+}
 
 export interface DrillObjects {
   /** The Secret the drill reads, built by an ExternalSecret; undefined when it needs none. */
@@ -159,7 +152,7 @@ export function withNotifications(
   };
 }
 
-function secretName(item: PlannedItem): string {
+export function drillSecretName(item: PlannedItem): string {
   return kubeName(["hb", drillName(item)]);
 }
 
@@ -176,131 +169,10 @@ export function restoreDrill(config: StackConfig, item: PlannedItem, job: Planne
   const copy = item.copies.find((c) => c.id === job.copyId);
   if (!copy) throw new Error(`${job.id}: the drilled copy ${job.copyId} is not in the plan`);
   const maxAgeHours = job.maxAgeHours ?? 50;
-  const notify = notifyFor(config, item.app, item.name);
-  const name = secretName(item);
-  const base = { job, item, config, uid: JOB_UID, gid: JOB_GID };
 
-  switch (copy.method) {
-    case "volsync-restic":
-    case "volsync-kopia": {
-      const mover = moverSecretRecipe(config, item, copy);
-      const secret = withNotifications(config, item, name, mover.values, mover.template);
-      const nas = nasRepositoryVolume(copy);
-      const volume = config.apps[item.app].volumes[item.name];
-      const canary = drillCanary(config, item, copy);
-      const script =
-        copy.method === "volsync-restic"
-          ? resticVolumeDrillScript({ notify, maxAgeHours, sampleFiles: DRILL_SAMPLE_FILES, readDataSubset: `${DRILL_READ_PERCENT}%`, canary })
-          : kopiaVolumeDrillScript({ notify, maxAgeHours, sampleFiles: DRILL_SAMPLE_FILES, verifyPercent: DRILL_READ_PERCENT, identity: kopiaIdentity(item, volume.claim ?? item.name), canary });
-      return {
-        secret,
-        cronJob: drillCronJob({
-          ...base,
-          ...nasRepositoryOwner(config, item, copy),
-          secretName: name,
-          main: {
-            image: copy.method === "volsync-restic" ? config.images.restic : config.images.kopia,
-            script,
-            env: copy.method === "volsync-restic" ? [{ name: "RESTIC_CACHE_DIR", value: "/tmp/restic-cache" }] : [],
-            secretEnv: true,
-            mounts: nas.mounts,
-          },
-          volumes: nas.volumes,
-          deadlineSeconds: 6 * 3600,
-        }),
-      };
-    }
-    case "dump":
-    case "dump-restic":
-    case "dump-rsync":
-      return dumpDrill(config, item, copy, job, maxAgeHours);
-    case "pgbackrest":
-      return pgbackrestDrill(config, item, copy, job, maxAgeHours);
-    case "truenas-cloudsync":
-      return cloudSyncDrill(config, item, copy, job);
-    default:
-      throw new Error(`${job.id}: ${copy.method} copies are not drilled in the cluster`);
-  }
-}
-
-function dumpDrill(config: StackConfig, item: PlannedItem, copy: PlannedCopy, job: PlannedJob, maxAgeHours: number): DrillObjects {
-  const notify = notifyFor(config, item.app, item.name);
-  const app = config.apps[item.app];
-  const dir = dumpDirectory(config, item.app);
-  const name = secretName(item);
-  const values: StoreValue[] = [];
-  const template: Record<string, string> = {};
-  const mounts: Manifest[] = [];
-  const volumes: Manifest[] = [];
-  let fetch: Step;
-
-  if (copy.method === "dump") {
-    mounts.push({ name: "backup", mountPath: BACKUP_MOUNT, readOnly: true });
-    volumes.push({ name: "backup", persistentVolumeClaim: { claimName: nasClaimName(copy.destination), readOnly: true } });
-    fetch = { image: verifyImage(config, item), script: nasDumpFetchScript({ dir, item: item.name, maxAgeHours }), mounts };
-  } else if (copy.method === "dump-restic") {
-    const env = storeResticEnv(config, item, copy);
-    values.push(...env.values);
-    Object.assign(template, env.template);
-    fetch = {
-      image: config.images.restic,
-      script: resticDumpFetchScript({ item: item.name, dir, maxAgeHours }),
-      env: [{ name: "RESTIC_CACHE_DIR", value: "/tmp/restic-cache" }],
-      secretEnv: true,
-    };
-  } else {
-    const target = config.destinations[copy.destination];
-    if (target.kind !== "ssh") throw new Error(`${copy.id}: rsync copies go to ssh destinations`);
-    const [keyItem, keyField] = sshKeyRef(copy.destination, target.privateKeyRef);
-    values.push({ variable: "sshPrivateKey", item: keyItem, field: keyField });
-    Object.assign(template, { "ssh-private-key": "{{ .sshPrivateKey }}\n", known_hosts: `${knownHostsLine(target)}\n` });
-    volumes.push({
-      name: "ssh",
-      secret: { secretName: name, defaultMode: 0o400, items: [{ key: "ssh-private-key", path: "key" }, { key: "known_hosts", path: "known_hosts" }] },
-    });
-    fetch = {
-      image: config.images.rsync,
-      script: rsyncDumpFetchScript({
-        item: item.name,
-        user: target.user,
-        host: target.host,
-        port: target.port,
-        remoteDir: `${target.path}/${config.cluster.name}/dumps/${item.app}`,
-        maxAgeHours,
-      }),
-      env: [
-        { name: "SSH_KEY_FILE", value: "/ssh/key" },
-        { name: "SSH_KNOWN_HOSTS_FILE", value: "/ssh/known_hosts" },
-      ],
-      mounts: [{ name: "ssh", mountPath: "/ssh", readOnly: true }],
-    };
-  }
-
-  const secret = withNotifications(config, item, name, values, template);
-  const hasSecret = Object.keys(secret.template).length > 0;
-  const engine = dumpEngine(config, item);
-  const database = item.kind === "postgres" ? app.databases[item.name] : undefined;
-  return {
-    secret: hasSecret ? secret : undefined,
-    cronJob: drillCronJob({
-      job,
-      item,
-      config,
-      uid: JOB_UID,
-      gid: JOB_GID,
-      secretName: hasSecret ? name : undefined,
-      fetch,
-      main: {
-        image: verifyImage(config, item),
-        script: dumpVerifyScript({ engine, item: item.name, notify }),
-        // Only notification values: the fetch step's credentials never reach the database image.
-        env: notificationEnv(secret, name),
-        uid: engine.startsWith("postgres") ? ALPINE_POSTGRES_UID : undefined,
-      },
-      volumes,
-      deadlineSeconds: database ? 6 * 3600 : 2 * 3600,
-    }),
-  };
+  const drill = methodOf(copy.method).drill;
+  if (!drill) throw new Error(`${job.id}: ${copy.method} copies are not drilled in the cluster`);
+  return drill({ config, item, copy, job, maxAgeHours });
 }
 
 /**
@@ -310,7 +182,7 @@ function dumpDrill(config: StackConfig, item: PlannedItem, copy: PlannedCopy, jo
  */
 export function storeResticEnv(config: StackConfig, item: PlannedItem, copy: PlannedCopy): { values: StoreValue[]; template: Record<string, string> } {
   const credential = credentialKindOf(copy.method);
-  if (!credential || (copy.method !== "dump-restic" && copy.method !== "host-restic")) throw new Error(`${copy.id}: not a restic copy in object storage`);
+  if (!credential) throw new Error(`${copy.id}: not a copy in object storage`);
   const own = storeItem(config.cluster.name, item.app);
   const fields = bucketFields({ destination: copy.destination, credential });
   return {
@@ -327,19 +199,6 @@ export function storeResticEnv(config: StackConfig, item: PlannedItem, copy: Pla
       AWS_DEFAULT_REGION: s3Endpoint(config, copy.destination).region,
     },
   };
-}
-
-function dumpEngine(config: StackConfig, item: PlannedItem): "postgres" | "postgres-all" | "sqlite" | "redis" {
-  if (item.kind === "sqlite") return "sqlite";
-  if (item.kind === "redis") return "redis";
-  const db = config.apps[item.app].databases[item.name];
-  return db.engine === "postgres" && db.database === "all" ? "postgres-all" : "postgres";
-}
-
-function verifyImage(config: StackConfig, item: PlannedItem): string {
-  if (item.kind === "sqlite") return config.images.sqlite;
-  if (item.kind === "redis") return config.images.redis;
-  return config.images.postgres;
 }
 
 /** The notification variables of a drill Secret, as env entries (for containers that get nothing else). */
@@ -385,86 +244,5 @@ export function pgbackrestRepoEnv(
       { variable: "secretAccessKey", item: own, field: fields.secretAccessKey },
     ],
     template: { [`${prefix}_CIPHER_PASS`]: "{{ .cipherPass }}", [`${prefix}_S3_KEY`]: "{{ .accessKeyId }}", [`${prefix}_S3_KEY_SECRET`]: "{{ .secretAccessKey }}" },
-  };
-}
-
-function pgbackrestDrill(config: StackConfig, item: PlannedItem, copy: PlannedCopy, job: PlannedJob, maxAgeHours: number): DrillObjects {
-  const { repo, settings, values, template } = pgbackrestRepoEnv(config, item, copy);
-  const secret = withNotifications(config, item, secretName(item), values, template);
-  const database = config.apps[item.app].databases[item.name];
-  const image = database.engine === "cnpg" ? database.imageName : config.images.postgres;
-  return {
-    secret,
-    cronJob: drillCronJob({
-      job,
-      item,
-      config,
-      uid: CNPG_UID,
-      gid: CNPG_UID,
-      secretName: secret.name,
-      fetch: {
-        image: config.images.pgbackrest,
-        script: pgbackrestFetchScript({ repo, maxAgeHours }),
-        env: Object.entries(settings).map(([key, value]) => ({ name: key, value })),
-        secretEnv: true,
-      },
-      // CNPG images have no wget: the restore runs quietly and a busybox container reports it.
-      verify: { image, script: pgbackrestVerifyScript({ report: "status-file" }) },
-      main: {
-        image: config.images.restic,
-        script: drillReportScript({ notify: notifyFor(config, item.app, item.name), what: "pgBackRest restore drill" }),
-        env: notificationEnv(secret, secret.name),
-      },
-      deadlineSeconds: 8 * 3600,
-    }),
-  };
-}
-
-function cloudSyncDrill(config: StackConfig, item: PlannedItem, copy: PlannedCopy, job: PlannedJob): DrillObjects {
-  const credentials = storeItem(config.cluster.name, "truenas");
-  const passwords = storeItem(config.cluster.name, item.app);
-  const fields = bucketFields({ destination: copy.destination, credential: "truenas" });
-  const secret = withNotifications(
-    config,
-    item,
-    secretName(item),
-    [
-      { variable: "accessKeyId", item: credentials, field: fields.accessKeyId },
-      { variable: "secretAccessKey", item: credentials, field: fields.secretAccessKey },
-      { variable: "password", item: passwords, field: "cloudsync-password" },
-      { variable: "salt", item: passwords, field: "cloudsync-salt" },
-    ],
-    {
-      RCLONE_CONFIG_OFFSITE_ACCESS_KEY_ID: "{{ .accessKeyId }}",
-      RCLONE_CONFIG_OFFSITE_SECRET_ACCESS_KEY: "{{ .secretAccessKey }}",
-      CLOUDSYNC_ENCRYPTION_PASSWORD: "{{ .password }}",
-      CLOUDSYNC_ENCRYPTION_SALT: "{{ .salt }}",
-    },
-  );
-  const endpoint = s3Endpoint(config, copy.destination);
-  const settings = {
-    RCLONE_CONFIG_OFFSITE_TYPE: "s3",
-    RCLONE_CONFIG_OFFSITE_PROVIDER: endpoint.rcloneProvider,
-    RCLONE_CONFIG_OFFSITE_ENDPOINT: endpoint.url,
-    RCLONE_CONFIG_OFFSITE_REGION: endpoint.region,
-    RCLONE_CONFIG_OFFSITE_FORCE_PATH_STYLE: "true",
-  };
-  return {
-    secret,
-    cronJob: drillCronJob({
-      job,
-      item,
-      config,
-      uid: JOB_UID,
-      gid: JOB_GID,
-      secretName: secret.name,
-      main: {
-        image: config.images.rclone,
-        script: cloudSyncDrillScript({ notify: notifyFor(config, item.app, item.name), bucket: copy.location, folder: item.name, sampleFiles: DRILL_SAMPLE_FILES }),
-        env: Object.entries(settings).map(([key, value]) => ({ name: key, value })),
-        secretEnv: true,
-      },
-      deadlineSeconds: 4 * 3600,
-    }),
   };
 }

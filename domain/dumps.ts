@@ -10,14 +10,7 @@ import { kubeName, LABELS, labelValue } from "./naming";
 import { knownHostsLine, resticRepository, s3Endpoint, SecretRecipe, sshKeyRef, StoreValue } from "./repositories";
 import { bucketFields, storeItem } from "./secrets";
 import { nasClaimName } from "./nas";
-import {
-  Notify,
-  postgresDumpScript,
-  redisDumpScript,
-  resticOffsiteScript,
-  rsyncOffsiteScript,
-  sqliteDumpScript,
-} from "./jobs/scripts";
+import { Notify, postgresDumpScript, redisDumpScript, resticOffsiteScript, rsyncOffsiteScript, sqliteDumpScript } from "./jobs/scripts";
 import { restrictedContainer } from "./volsync";
 
 type Manifest = Record<string, unknown>;

@@ -25,7 +25,7 @@
  */
 import { z } from "zod";
 import { CRON_FIELDS, cronFieldValues, parseCronFields, shellQuote } from "./truenas";
-import { KeepPolicy, keepFlags } from "./retention";
+import { keepFlags, KeepPolicy } from "./retention";
 
 // ---------------------------------------------------------------------------------------------
 // Retention

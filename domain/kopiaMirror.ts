@@ -30,7 +30,7 @@ import { BACKUP_MOUNT, backupCronJob, jobLabels, notificationValues, notifyFor }
 import { nasClaimName } from "./nas";
 import { kubeName, shortHash } from "./naming";
 import { describeCron, MINUTES_PER_WEEK, weeklyStartMinutes } from "./schedule";
-import { checkDir, commonPart, COMMON_TOOLS, Notify, NOTIFY_ENV, render, scriptHeader, shq, checkNotify } from "./jobs/scripts";
+import { checkDir, checkNotify, COMMON_TOOLS, commonPart, Notify, NOTIFY_ENV, render, scriptHeader, shq } from "./jobs/scripts";
 
 type Manifest = Record<string, unknown>;
 

@@ -9,26 +9,8 @@ import { resticVolumeDrillScript } from "./jobs/drills";
 import { DRILL_READ_PERCENT, DRILL_SAMPLE_FILES } from "./drillSchedule";
 import { kubeName } from "./naming";
 import { resticRepository, s3Endpoint } from "./repositories";
-import {
-  CLOUDSYNC_SECRET_ENV,
-  cloudSyncTaskCommands,
-  cronToTruenasSchedule,
-  cronToTruenasSnapshotSchedule,
-  lifetimeForRetention,
-  RetentionPeriod,
-  snapshotTaskCommands,
-} from "./truenas";
-import {
-  cronToOnCalendar,
-  hostBackupPaths,
-  HostBackupPaths,
-  hostBackupScript,
-  hostLockFile,
-  installCommands,
-  prepareCommands,
-  systemdUnits,
-  uninstallCommands,
-} from "./hostBackup";
+import { CLOUDSYNC_SECRET_ENV, cloudSyncTaskCommands, cronToTruenasSchedule, cronToTruenasSnapshotSchedule, lifetimeForRetention, RetentionPeriod, snapshotTaskCommands } from "./truenas";
+import { cronToOnCalendar, hostBackupPaths, HostBackupPaths, hostBackupScript, hostLockFile, installCommands, prepareCommands, systemdUnits, uninstallCommands } from "./hostBackup";
 import { SshTarget } from "./ssh";
 
 export interface RemoteTask {

@@ -7,31 +7,13 @@ import { appDestinations, appNamespace } from "./config/resolve";
 import { StackConfig } from "./config/schema";
 import { TERABYTE } from "./quantity";
 import { bucketName } from "./naming";
-import {
-  describeCron,
-  describeSpec,
-  localCronToUtc,
-  maxGapHours,
-  parseSchedule,
-  ScheduleSpec,
-  standardOffsetMinutes,
-} from "./schedule";
+import { describeCron, describeSpec, localCronToUtc, maxGapHours, parseSchedule, ScheduleSpec, standardOffsetMinutes } from "./schedule";
 import { BackupWindow, ScheduleRequest, spreadSchedules } from "./spread";
 import { Site, TIER_DEFINITIONS } from "./tiers";
 import { compareText } from "./compare";
 import { DrillCadence, drillCadence, drillCopy, drillCron, drillMaxAgeHours } from "./drillSchedule";
-import type {
-  BackupPlan,
-  Controller,
-  PlannedApp,
-  PlannedBucket,
-  PlannedCopy,
-  PlannedDestination,
-  PlannedItem,
-  PlannedJob,
-  PlannedSchedule,
-} from "./model";
-import { WAL_ARCHIVE_RPO_HOURS, LOCAL_SNAPSHOTS } from "./model";
+import type { BackupPlan, Controller, PlannedApp, PlannedBucket, PlannedCopy, PlannedDestination, PlannedItem, PlannedJob, PlannedSchedule } from "./model";
+import { LOCAL_SNAPSHOTS, WAL_ARCHIVE_RPO_HOURS } from "./model";
 import { DATA_KINDS, dataKindOf, methodOf } from "../methods/registry";
 import type { AppItemBase, CopyDraft, ItemDraft, JobDraft, OwnerPolicy } from "../methods/types";
 import { tierOverrides } from "../methods/planning";

@@ -24,17 +24,17 @@ import { bootstrap, claimOf } from "./volsync";
 import { CNPG_API, PGBACKREST_PLUGIN, pluginEntry } from "./cnpg";
 import { bucketFields, cnpgOwner, SecretOwner, secretOwners, storeItem } from "./secrets";
 import { cnpgClusterName } from "./storage";
-import { recoverySheet, RecoveryRow } from "./recovery";
+import { RecoveryRow, recoverySheet } from "./recovery";
 import { BACKUP_MOUNT } from "./dumps";
 import { drillName, drillNamespace } from "./drills";
 import { verificationName } from "./verification";
 import { hostDrillTask, hostTarget } from "./machines";
 import { unitNames } from "./hostBackup";
 import { shellQuote } from "./truenas";
-import { snapshotControllerChart, snapschedulerChart, volsyncChart } from "./operators";
+import { snapschedulerChart, snapshotControllerChart, volsyncChart } from "./operators";
 import { CANARY_LEAD_MINUTES, volumeCanary } from "./canary";
 import { CANARY_FILE } from "./jobs/canary";
-import { Lines, code, anchor, cell, hours, storeRead, storeName, runNow } from "./runbookText";
+import { anchor, cell, code, hours, Lines, runNow, storeName, storeRead } from "./runbookText";
 
 // ---------------------------------------------------------------------------------------------
 // Entry points (a stack output) and anchors

@@ -7,7 +7,7 @@
 import type { StackConfig } from "./config/schema";
 import type { BackupPlan, PlannedCopy, PlannedItem } from "./model";
 import { PATCH_ANNOTATION } from "./cnpg";
-import { kubeName, LABELS, LABEL_PREFIX, labelValue } from "./naming";
+import { kubeName, LABEL_PREFIX, LABELS, labelValue } from "./naming";
 import { volumeSnapshotClassOf } from "./volsync";
 
 type Manifest = Record<string, unknown>;

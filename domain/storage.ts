@@ -14,8 +14,7 @@
  *   never on lock files, indexes or info files the tools rewrite.
  */
 import type { StackConfig } from "./config/schema";
-import type { BackupPlan, CopyMethod, PlannedCopy, PlannedItem } from "./model";
-import type { DestinationKind } from "./model";
+import type { BackupPlan, CopyMethod, DestinationKind, PlannedCopy, PlannedItem } from "./model";
 import type { Site } from "./tiers";
 import { kubeName } from "./naming";
 import { compareText } from "./compare";

@@ -5,12 +5,13 @@
  * (domain/jobs/verify.ts holds the scripts).
  */
 import type { StackConfig } from "./config/schema";
-import type { BackupPlan, PlannedJob } from "./model";
+import type { BackupPlan, PlannedCopy, PlannedItem, PlannedJob } from "./model";
 import { kubeName, LABELS } from "./naming";
-import { CNPG_UID, DrillObjects, drillCronJob, storeResticEnv, nasRepositoryVolume, pgbackrestRepoEnv, withNotifications } from "./drills";
+import { DrillObjects, type DrillPod, withNotifications } from "./drills";
 import { JOB_GID, JOB_UID, notifyFor } from "./dumps";
-import { moverSecretRecipe, nasRepositoryOwner, StoreValue } from "./repositories";
-import { kopiaVerifyScript, pgbackrestRepoVerifyScript, resticVerifyScript } from "./jobs/verify";
+import { type SecretRecipe, StoreValue } from "./repositories";
+import type { Notify } from "./jobs/scripts";
+import { methodOf } from "../methods/registry";
 
 /**
  * The CronJob of a verification: "<app>-<item>-verify-<destination>" for restic and pgBackRest
@@ -24,6 +25,19 @@ export function verificationName(job: Pick<PlannedJob, "id" | "app" | "destinati
   return kubeName([job.app, job.app.endsWith(`-${subject}`) ? "" : subject, "verify", job.destination].filter(Boolean));
 }
 
+/** What a method's verification builder is given: the pod every verification shares, and its Secret recipe. */
+export interface VerificationContext {
+  config: StackConfig;
+  item: PlannedItem;
+  copy: PlannedCopy;
+  notify: Notify;
+  /** The repository is read in this many parts, one per run. */
+  parts: number;
+  intervalDays: number;
+  pod: Omit<DrillPod, "main">;
+  recipe(values: StoreValue[], template: Record<string, string>): SecretRecipe;
+}
+
 /** The verification of one repository: its Secret recipe and CronJob. */
 export function verification(config: StackConfig, plan: BackupPlan, job: PlannedJob): DrillObjects {
   const item = plan.items.find((i) => i.id === job.itemId);
@@ -35,7 +49,7 @@ export function verification(config: StackConfig, plan: BackupPlan, job: Planned
   const notify = notifyFor(config, item.app, subject);
   const parts = job.readParts ?? 1;
   const intervalDays = job.intervalDays ?? 1;
-  const pod = {
+  const pod: Omit<DrillPod, "main"> = {
     job,
     item,
     config,
@@ -49,54 +63,7 @@ export function verification(config: StackConfig, plan: BackupPlan, job: Planned
   };
   const recipe = (values: StoreValue[], template: Record<string, string>) => withNotifications(config, item, secretName, values, template, kubeName([config.cluster.name, name]));
 
-  switch (copy.method) {
-    case "volsync-restic":
-    case "volsync-kopia": {
-      const mover = moverSecretRecipe(config, item, copy);
-      const nas = nasRepositoryVolume(copy);
-      const restic = copy.method === "volsync-restic";
-      return {
-        secret: recipe(mover.values, mover.template),
-        cronJob: drillCronJob({
-          ...pod,
-          ...nasRepositoryOwner(config, item, copy),
-          main: {
-            image: restic ? config.images.restic : config.images.kopia,
-            script: restic ? resticVerifyScript({ notify, parts, intervalDays }) : kopiaVerifyScript({ notify, verifyPercent: Math.ceil(100 / parts) }),
-            secretEnv: true,
-            mounts: nas.mounts,
-          },
-          volumes: nas.volumes,
-        }),
-      };
-    }
-    case "dump-restic":
-    case "host-restic": {
-      const env = storeResticEnv(config, item, copy);
-      return {
-        secret: recipe(env.values, env.template),
-        cronJob: drillCronJob({ ...pod, main: { image: config.images.restic, script: resticVerifyScript({ notify, parts, intervalDays }), secretEnv: true } }),
-      };
-    }
-    case "pgbackrest": {
-      const env = pgbackrestRepoEnv(config, item, copy);
-      const secret = recipe(env.values, env.template);
-      return {
-        secret,
-        cronJob: drillCronJob({
-          ...pod,
-          uid: CNPG_UID,
-          gid: CNPG_UID,
-          main: {
-            image: config.images.pgbackrest,
-            script: pgbackrestRepoVerifyScript({ notify, repo: env.repo }),
-            env: Object.entries(env.settings).map(([key, value]) => ({ name: key, value })),
-            secretEnv: true,
-          },
-        }),
-      };
-    }
-    default:
-      throw new Error(`${job.id}: ${copy.method} repositories have no verification`);
-  }
+  const build = methodOf(copy.method).verification?.job;
+  if (!build) throw new Error(`${job.id}: ${copy.method} repositories have no verification`);
+  return build({ config, item, copy, notify, parts, intervalDays, pod, recipe });
 }

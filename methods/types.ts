@@ -13,6 +13,8 @@ import type { ScheduleSpec } from "../domain/schedule";
 import type { Retention, Site, Tier } from "../domain/tiers";
 import type { CredentialKind, R2LockPrefix } from "../domain/storage";
 import type { PasswordName } from "../domain/secrets";
+import type { DrillContext, DrillObjects } from "../domain/drills";
+import type { VerificationContext } from "../domain/verification";
 import type { DeclaredCopy } from "../domain/protection";
 import type { BackupGraph, CopyEvidence, DataNode } from "../policies/graph";
 import type { PolicyResource } from "@pulumi/policy";
@@ -75,6 +77,8 @@ export interface MethodVerification {
   readsWholeRepository?: boolean;
   /** The check takes the repository's exclusive lock and the mover does not wait: keep it off frequent backups. */
   locksRepository?: boolean;
+  /** The Secret recipe and CronJob that check the repository. */
+  job(context: VerificationContext): DrillObjects;
 }
 
 /** A copy's access to its bucket in object storage: one credential per consumer per bucket. */
@@ -167,6 +171,8 @@ export interface BackupMethod {
   jobs?(copy: CopyDraft): JobDraft[];
   /** A restore drill knows how to restore this copy. */
   drillable: boolean;
+  /** The Kubernetes objects of a drill of this copy that runs in the cluster. */
+  drill?(context: DrillContext): DrillObjects;
   verification?: MethodVerification;
   /** How the policy pack finds the resources that make this copy. */
   evidence?: MethodEvidence;

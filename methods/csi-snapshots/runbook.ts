@@ -4,7 +4,7 @@ import type { PlannedCopy, PlannedItem } from "../../domain/model";
 import { describeCopyRetention } from "../../domain/retention";
 import { kubeName } from "../../domain/naming";
 import { claimOf, storageClassOf } from "../../domain/volsync";
-import { Lines, code } from "../../domain/runbookText";
+import { code, Lines } from "../../domain/runbookText";
 
 export function csiSnapshotsSection(config: StackConfig, item: PlannedItem, copies: PlannedCopy[]): Lines {
   const volume = config.apps[item.app].volumes[item.name];

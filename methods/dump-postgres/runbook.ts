@@ -3,7 +3,7 @@ import type { PlannedCopy, PlannedItem } from "../../domain/model";
 import { kubeName } from "../../domain/naming";
 import { dumpSecretRecipe } from "../../domain/dumps";
 import { shellQuote } from "../../domain/truenas";
-import { Lines, code } from "../../domain/runbookText";
+import { code, Lines } from "../../domain/runbookText";
 
 export function postgresIntro(config: StackConfig, item: PlannedItem): Lines {
   const db = config.apps[item.app].databases[item.name];

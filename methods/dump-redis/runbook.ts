@@ -1,6 +1,6 @@
 import type { StackConfig } from "../../domain/config/schema";
 import type { PlannedCopy, PlannedItem } from "../../domain/model";
-import { Lines, code } from "../../domain/runbookText";
+import { code, Lines } from "../../domain/runbookText";
 
 export function redisIntro(config: StackConfig, item: PlannedItem): Lines {
   const redis = config.apps[item.app].redis[item.name];

@@ -3,7 +3,7 @@ import type { StackConfig } from "../../domain/config/schema";
 import type { PlannedCopy, PlannedItem } from "../../domain/model";
 import { kubeName } from "../../domain/naming";
 import { dumpCronJob } from "../../domain/dumps";
-import { Lines, code, workloadsOf } from "../../domain/runbookText";
+import { code, Lines, workloadsOf } from "../../domain/runbookText";
 
 export function sqliteIntro(config: StackConfig, item: PlannedItem): Lines {
   const file = config.apps[item.app].sqlite[item.name];

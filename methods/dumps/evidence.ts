@@ -1,7 +1,7 @@
 /** What the policy graph follows for dump copies: the dump CronJob, and the app's offsite CronJob's Secret. */
 import type { DeclaredCopy } from "../../domain/protection";
 import { LABELS, labelValue } from "../../domain/naming";
-import { BackupGraph, CopyEvidence, cronGapHours, DataNode, GraphJson, labelsOf, missing, namespaceOf, nameOf, TYPES } from "../../policies/graph";
+import { BackupGraph, CopyEvidence, cronGapHours, DataNode, GraphJson, labelsOf, missing, nameOf, namespaceOf, TYPES } from "../../policies/graph";
 import type { MethodEvidence } from "../types";
 import { keepFlagsIn } from "../tools/restic";
 import type { PolicyResource } from "@pulumi/policy";

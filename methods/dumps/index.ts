@@ -3,15 +3,16 @@
  * job per app and offsite destination ships the app's dump directory (restic to object storage,
  * rsync over SSH). The dump engines (methods/dump-*) register the data kinds.
  */
-import type { MethodChoice, MethodPlugin } from "../types";
+import type { CopyDraft, MethodChoice, MethodPlugin } from "../types";
 import { dumpRetention, gfsRetention } from "../planning";
 import { resticLockPrefixes } from "../tools/restic";
-import type { CopyDraft } from "../types";
 import { nasDumpCopy, resticDumpCopy, rsyncDumpCopy } from "./runbook";
 import { resticRepository } from "../../domain/repositories";
 import { dumpDirectory } from "../../domain/dumps";
 import { repositoryPath } from "../../domain/storage";
 import { dumpJobEvidence, offsiteDumpEvidence } from "./evidence";
+import { dumpDrill } from "./drill";
+import { resticRepositoryVerification } from "../tools/resticVerify";
 
 /** Dumps land on the first NAS share; object storage gets restic, SSH destinations rsync. */
 export function dumpMethodFor(kind: string, chosen: readonly string[]): MethodChoice {
@@ -35,6 +36,7 @@ export const dumps: MethodPlugin = {
       controller: "cronjob",
       encrypted: false,
       drillable: true,
+      drill: dumpDrill,
       evidence: dumpJobEvidence,
       runbook: { tools: ["ssh", "scp"], section: (config, _plan, item, [copy]) => nasDumpCopy(config, item, copy) },
       recovery: ({ item, copy }) => ({ tool: "files", repository: `${copy.location}/${item.app}`, how: `newest ${item.name}-<UTC time> file: pg_restore, psql, sqlite3 or redis` }),
@@ -50,6 +52,7 @@ export const dumps: MethodPlugin = {
       encrypted: true,
       forgetsSnapshots: true,
       drillable: true,
+      drill: dumpDrill,
       evidence: offsiteDumpEvidence("restic"),
       runbook: { tools: ["restic"], section: (config, _plan, item, [copy]) => resticDumpCopy(config, item, copy) },
       secrets: { passwords: ["restic-password"] },
@@ -64,7 +67,7 @@ export const dumps: MethodPlugin = {
       retention: ({ config, item, site }) => gfsRetention(config, item, site),
       scheduleKey: shippedTogether,
       scheduleGroup: appDumps,
-      verification: { repository: (item, copy) => `${item.app}/dumps-verify@${copy.destination}` },
+      verification: { repository: (item, copy) => `${item.app}/dumps-verify@${copy.destination}`, job: resticRepositoryVerification },
     },
     {
       id: "dump-rsync",
@@ -72,6 +75,7 @@ export const dumps: MethodPlugin = {
       controller: "cronjob",
       encrypted: false,
       drillable: true,
+      drill: dumpDrill,
       evidence: offsiteDumpEvidence("rsync"),
       runbook: { tools: ["rsync", "ssh"], section: (config, _plan, item, [copy]) => rsyncDumpCopy(config, item, copy) },
       recovery: ({ config, item, copy }) => ({ tool: "files", repository: `${copy.location}/${repositoryPath(config, item, copy)}`, how: "rsync the newest dump back" }),

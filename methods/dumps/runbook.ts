@@ -6,7 +6,7 @@ import { repositoryPath } from "../../domain/storage";
 import { dumpDirectory, offsiteSecretRecipe } from "../../domain/dumps";
 import { shellQuote } from "../../domain/truenas";
 import { RESTIC_TAG, STAMP_GLOB } from "../../domain/jobs/scripts";
-import { Lines, code, anchor, storeRead, secretRead, credentialBlocks } from "../../domain/runbookText";
+import { anchor, code, credentialBlocks, Lines, secretRead, storeRead } from "../../domain/runbookText";
 
 /** A grep -E pattern for an item's dump files in a listing. */
 export function dumpPattern(item: PlannedItem): string {

@@ -8,6 +8,7 @@ import { hostCopy, hostIntro } from "./runbook";
 import { resticRepository } from "../../domain/repositories";
 import { hostTaskEvidence } from "./evidence";
 import { isObjectStorage, objectStorageKinds } from "../../destinations/registry";
+import { resticRepositoryVerification } from "../tools/resticVerify";
 
 /** Host backups keep the seed's restic policy unless told otherwise. */
 export const HOST_RETENTION: Retention = { daily: 7, weekly: 4, monthly: 6, yearly: 2 };
@@ -53,7 +54,7 @@ export const hostRestic: MethodPlugin = {
       storage: { credential: "hosts", keyPrefix: (item) => `${item.name}/`, lockPrefixes: resticLockPrefixes },
       bucketPurpose: () => "hosts",
       retention: ({ item }) => ({ kind: "gfs", ...(item.owner.retention?.offsite ?? HOST_RETENTION) }),
-      verification: { repository: (item, copy) => `${item.id}/verify@${copy.destination}` },
+      verification: { repository: (item, copy) => `${item.id}/verify@${copy.destination}`, job: resticRepositoryVerification },
     },
   ],
 };

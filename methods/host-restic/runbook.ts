@@ -5,7 +5,7 @@ import { bucketFields, storeItem } from "../../domain/secrets";
 import { credentialKindOf } from "../../domain/storage";
 import { hostTarget, hostTask } from "../../domain/machines";
 import { hostBackupPaths, unitNames } from "../../domain/hostBackup";
-import { Lines, code, storeName, ToolEnv, fromStore } from "../../domain/runbookText";
+import { code, fromStore, Lines, storeName, ToolEnv } from "../../domain/runbookText";
 
 export function hostIntro(config: StackConfig, item: PlannedItem): Lines {
   const host = config.hosts[item.name];

@@ -3,7 +3,7 @@ import type { PolicyResource } from "@pulumi/policy";
 import type { DeclaredCopy } from "../../domain/protection";
 import { LABELS } from "../../domain/naming";
 import { pgbackrestCoverage, Retention } from "../../domain/tiers";
-import { BackupGraph, CopyEvidence, cronGapHours, DataNode, GraphJson, missing, namespaceOf, nameOf, TYPES } from "../../policies/graph";
+import { BackupGraph, CopyEvidence, cronGapHours, DataNode, GraphJson, missing, nameOf, namespaceOf, TYPES } from "../../policies/graph";
 import type { MethodEvidence } from "../types";
 
 export function followStanza(graph: BackupGraph, { data }: DataNode, declared: DeclaredCopy): CopyEvidence {

@@ -12,6 +12,8 @@ import { cnpgIntro, pgbackrestCopy } from "./runbook";
 import { cnpgOwner } from "../../domain/secrets";
 import { stanzaEvidence } from "./evidence";
 import { isObjectStorage } from "../../destinations/registry";
+import { pgbackrestDrill } from "./drill";
+import { pgbackrestRepositoryVerification } from "./verify";
 
 /** pgBackRest takes one lock per stanza: two backups of one cluster start at least an hour apart. */
 export const PGBACKREST_GAP_MINUTES = 60;
@@ -54,6 +56,7 @@ export const pgbackrest: MethodPlugin = {
       encrypted: true,
       continuous: true,
       drillable: true,
+      drill: pgbackrestDrill,
       evidence: stanzaEvidence,
       secrets: { owner: (config, item) => cnpgOwner(cnpgClusterName(config, item)), passwords: ["cipher-pass"] },
       recovery({ config, item, copy }) {
@@ -105,7 +108,7 @@ export const pgbackrest: MethodPlugin = {
         },
       ],
       // pgBackRest's verify reads the whole repository, so it runs weekly at most.
-      verification: { repository: (item, copy) => `${item.id}/verify@${copy.destination}`, minIntervalDays: 7, readsWholeRepository: true },
+      verification: { repository: (item, copy) => `${item.id}/verify@${copy.destination}`, minIntervalDays: 7, readsWholeRepository: true, job: pgbackrestRepositoryVerification },
     },
   ],
 };

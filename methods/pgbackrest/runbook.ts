@@ -6,7 +6,7 @@ import { pgbackrestSecretRecipe } from "../../domain/repositories";
 import { CNPG_API, PGBACKREST_PLUGIN, stanza } from "../../domain/cnpg";
 import { cnpgClusterName } from "../../domain/storage";
 import { pgbackrestRepoEnv } from "../../domain/drills";
-import { Lines, code, ToolEnv, credentialBlocks } from "../../domain/runbookText";
+import { code, credentialBlocks, Lines, ToolEnv } from "../../domain/runbookText";
 
 export function cnpgIntro(config: StackConfig, item: PlannedItem): Lines {
   const cluster = cnpgClusterName(config, item);

@@ -5,6 +5,7 @@ import { tierOverrides } from "../planning";
 import { cloudSyncCopy } from "./runbook";
 import { cloudSyncEvidence } from "./evidence";
 import { destinationPlugin } from "../../destinations/registry";
+import { cloudSyncDrill } from "./drill";
 
 export const truenasCloudsync: MethodPlugin = {
   methods: [
@@ -14,6 +15,7 @@ export const truenasCloudsync: MethodPlugin = {
       controller: "truenas",
       encrypted: true,
       drillable: true,
+      drill: cloudSyncDrill,
       evidence: cloudSyncEvidence,
       // rclone crypt: without this password and salt the copy is unreadable.
       secrets: { passwords: ["cloudsync-password", "cloudsync-salt"] },

@@ -3,7 +3,7 @@ import type { BackupPlan, PlannedCopy, PlannedItem, PlannedJob } from "../../dom
 import { restoreDrill } from "../../domain/drills";
 import { datasetTasks } from "../../domain/machines";
 import { shellQuote } from "../../domain/truenas";
-import { Lines, code, storeRead, ToolEnv, fromStore } from "../../domain/runbookText";
+import { code, fromStore, Lines, storeRead, ToolEnv } from "../../domain/runbookText";
 
 /** The Cloud Sync task the program installs for a copy, as its payload (no secrets in it). */
 export function cloudSyncSpec(config: StackConfig, item: PlannedItem, copy: PlannedCopy): { description: string; path: string; attributes: { bucket: string; folder: string } } | undefined {

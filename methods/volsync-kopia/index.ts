@@ -9,6 +9,8 @@ import { volumeCopy } from "../volsync/runbook";
 import { kopiaIdentity, kopiaRepository, s3Endpoint } from "../../domain/repositories";
 import { destinationPlugin } from "../../destinations/registry";
 import { replicationSourceEvidence } from "../volsync/evidence";
+import { volumeDrill } from "../volsync/drill";
+import { moverRepositoryVerification } from "../volsync/verify";
 
 /**
  * Kopia writes pack blobs (p, q) once; on object storage it names the format blobs that hold the
@@ -31,6 +33,7 @@ export const volsyncKopia: MethodPlugin = {
       controller: "volsync",
       encrypted: true,
       drillable: true,
+      drill: volumeDrill,
       evidence: replicationSourceEvidence("kopia"),
       secrets: { passwords: ["kopia-password"] },
       recovery({ config, item, copy, onNas }) {
@@ -59,7 +62,7 @@ export const volsyncKopia: MethodPlugin = {
           group: `${copy.item.app}/kopia-maintenance@${copy.destination}`,
         },
       ],
-      verification: { repository: (item, copy) => `${item.app}/kopia-verify@${copy.destination}` },
+      verification: { repository: (item, copy) => `${item.app}/kopia-verify@${copy.destination}`, job: moverRepositoryVerification },
     },
   ],
 };

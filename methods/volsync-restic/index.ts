@@ -5,6 +5,8 @@ import { resticLockPrefixes } from "../tools/restic";
 import { volumeCopy } from "../volsync/runbook";
 import { resticRepository } from "../../domain/repositories";
 import { replicationSourceEvidence } from "../volsync/evidence";
+import { volumeDrill } from "../volsync/drill";
+import { moverRepositoryVerification } from "../volsync/verify";
 
 export const volsyncRestic: MethodPlugin = {
   methods: [
@@ -15,6 +17,7 @@ export const volsyncRestic: MethodPlugin = {
       encrypted: true,
       forgetsSnapshots: true,
       drillable: true,
+      drill: volumeDrill,
       evidence: replicationSourceEvidence("restic"),
       secrets: { passwords: ["restic-password"] },
       recovery: ({ config, item, copy, onNas }) => ({ tool: "restic", repository: onNas ?? resticRepository(config, item, copy), how: "restic restore latest --target <dir>" }),
@@ -23,7 +26,7 @@ export const volsyncRestic: MethodPlugin = {
       storage: { credential: "volsync", keyPrefix: (item) => `${item.app}/`, lockPrefixes: resticLockPrefixes },
       bucketPurpose: () => "volsync",
       retention: ({ config, item, site }) => gfsRetention(config, item, site),
-      verification: { repository: (item, copy) => `${item.id}/verify@${copy.destination}`, locksRepository: true },
+      verification: { repository: (item, copy) => `${item.id}/verify@${copy.destination}`, locksRepository: true, job: moverRepositoryVerification },
     },
   ],
 };

@@ -1,7 +1,7 @@
 /** What the policy graph follows for a VolSync copy: ReplicationSource → repository Secret → ExternalSecret → bucket. */
 import type { DeclaredCopy } from "../../domain/protection";
 import { LABELS, labelValue } from "../../domain/naming";
-import { BackupGraph, CopyEvidence, cronGapHours, DataNode, GraphJson, labelsOf, missing, namespaceOf, nameOf, TYPES } from "../../policies/graph";
+import { BackupGraph, CopyEvidence, cronGapHours, DataNode, GraphJson, labelsOf, missing, nameOf, namespaceOf, TYPES } from "../../policies/graph";
 import type { MethodEvidence } from "../types";
 import type { Retention } from "../../domain/tiers";
 import type { PolicyResource } from "@pulumi/policy";

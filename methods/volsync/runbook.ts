@@ -5,7 +5,7 @@ import { kubeName, LABELS } from "../../domain/naming";
 import { kopiaIdentity, kopiaRepository, moverSecretRecipe, repositoryLocation, resticRepository, SecretRecipe } from "../../domain/repositories";
 import { bootstrap, claimOf, replicationSourceName, storageClassOf } from "../../domain/volsync";
 import { shellQuote } from "../../domain/truenas";
-import { Lines, code, credentialBlocks, nasMount, workloadsOf } from "../../domain/runbookText";
+import { code, credentialBlocks, Lines, nasMount, workloadsOf } from "../../domain/runbookText";
 
 export function volumeIntro(config: StackConfig, item: PlannedItem): Lines {
   const volume = config.apps[item.app].volumes[item.name];

@@ -2,7 +2,7 @@ import type { StackConfig } from "../../domain/config/schema";
 import type { PlannedCopy, PlannedItem } from "../../domain/model";
 import { describeCopyRetention } from "../../domain/retention";
 import { truenasTarget } from "../../domain/machines";
-import { Lines, code } from "../../domain/runbookText";
+import { code, Lines } from "../../domain/runbookText";
 
 export function zfsSnapshotsSection(config: StackConfig, item: PlannedItem, copies: PlannedCopy[]): Lines {
   const dataset = config.truenas!.datasets[item.name].dataset;

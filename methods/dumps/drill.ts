@@ -1,0 +1,110 @@
+/**
+ * The restore drill of a dump copy: an init container fetches the newest dump (from the NAS share,
+ * the restic repository or over rsync) and the database's own image proves it restores.
+ */
+import type { StackConfig } from "../../domain/config/schema";
+import type { PlannedItem } from "../../domain/model";
+import { BACKUP_MOUNT, dumpDirectory, JOB_GID, JOB_UID, notifyFor } from "../../domain/dumps";
+import { knownHostsLine, sshKeyRef, StoreValue } from "../../domain/repositories";
+import { nasClaimName } from "../../domain/nas";
+import { dumpVerifyScript, nasDumpFetchScript, resticDumpFetchScript, rsyncDumpFetchScript } from "../../domain/jobs/drills";
+import type { DrillContext, DrillObjects, Step } from "../../domain/drills";
+import { drillCronJob, drillSecretName, notificationEnv, storeResticEnv, withNotifications } from "../../domain/drills";
+
+type Manifest = Record<string, unknown>;
+
+/** The alpine postgres image's postgres user: initdb refuses root and wants a real account. */
+export const ALPINE_POSTGRES_UID = 70;
+
+export function dumpDrill({ config, item, copy, job, maxAgeHours }: DrillContext): DrillObjects {
+  const notify = notifyFor(config, item.app, item.name);
+  const app = config.apps[item.app];
+  const dir = dumpDirectory(config, item.app);
+  const name = drillSecretName(item);
+  const values: StoreValue[] = [];
+  const template: Record<string, string> = {};
+  const mounts: Manifest[] = [];
+  const volumes: Manifest[] = [];
+  let fetch: Step;
+
+  if (copy.method === "dump") {
+    mounts.push({ name: "backup", mountPath: BACKUP_MOUNT, readOnly: true });
+    volumes.push({ name: "backup", persistentVolumeClaim: { claimName: nasClaimName(copy.destination), readOnly: true } });
+    fetch = { image: verifyImage(config, item), script: nasDumpFetchScript({ dir, item: item.name, maxAgeHours }), mounts };
+  } else if (copy.method === "dump-restic") {
+    const env = storeResticEnv(config, item, copy);
+    values.push(...env.values);
+    Object.assign(template, env.template);
+    fetch = {
+      image: config.images.restic,
+      script: resticDumpFetchScript({ item: item.name, dir, maxAgeHours }),
+      env: [{ name: "RESTIC_CACHE_DIR", value: "/tmp/restic-cache" }],
+      secretEnv: true,
+    };
+  } else {
+    const target = config.destinations[copy.destination];
+    if (target.kind !== "ssh") throw new Error(`${copy.id}: rsync copies go to ssh destinations`);
+    const [keyItem, keyField] = sshKeyRef(copy.destination, target.privateKeyRef);
+    values.push({ variable: "sshPrivateKey", item: keyItem, field: keyField });
+    Object.assign(template, { "ssh-private-key": "{{ .sshPrivateKey }}\n", known_hosts: `${knownHostsLine(target)}\n` });
+    volumes.push({
+      name: "ssh",
+      secret: { secretName: name, defaultMode: 0o400, items: [{ key: "ssh-private-key", path: "key" }, { key: "known_hosts", path: "known_hosts" }] },
+    });
+    fetch = {
+      image: config.images.rsync,
+      script: rsyncDumpFetchScript({
+        item: item.name,
+        user: target.user,
+        host: target.host,
+        port: target.port,
+        remoteDir: `${target.path}/${config.cluster.name}/dumps/${item.app}`,
+        maxAgeHours,
+      }),
+      env: [
+        { name: "SSH_KEY_FILE", value: "/ssh/key" },
+        { name: "SSH_KNOWN_HOSTS_FILE", value: "/ssh/known_hosts" },
+      ],
+      mounts: [{ name: "ssh", mountPath: "/ssh", readOnly: true }],
+    };
+  }
+
+  const secret = withNotifications(config, item, name, values, template);
+  const hasSecret = Object.keys(secret.template).length > 0;
+  const engine = dumpEngine(config, item);
+  const database = item.kind === "postgres" ? app.databases[item.name] : undefined;
+  return {
+    secret: hasSecret ? secret : undefined,
+    cronJob: drillCronJob({
+      job,
+      item,
+      config,
+      uid: JOB_UID,
+      gid: JOB_GID,
+      secretName: hasSecret ? name : undefined,
+      fetch,
+      main: {
+        image: verifyImage(config, item),
+        script: dumpVerifyScript({ engine, item: item.name, notify }),
+        // Only notification values: the fetch step's credentials never reach the database image.
+        env: notificationEnv(secret, name),
+        uid: engine.startsWith("postgres") ? ALPINE_POSTGRES_UID : undefined,
+      },
+      volumes,
+      deadlineSeconds: database ? 6 * 3600 : 2 * 3600,
+    }),
+  };
+}
+
+export function dumpEngine(config: StackConfig, item: PlannedItem): "postgres" | "postgres-all" | "sqlite" | "redis" {
+  if (item.kind === "sqlite") return "sqlite";
+  if (item.kind === "redis") return "redis";
+  const db = config.apps[item.app].databases[item.name];
+  return db.engine === "postgres" && db.database === "all" ? "postgres-all" : "postgres";
+}
+
+export function verifyImage(config: StackConfig, item: PlannedItem): string {
+  if (item.kind === "sqlite") return config.images.sqlite;
+  if (item.kind === "redis") return config.images.redis;
+  return config.images.postgres;
+}
