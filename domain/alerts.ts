@@ -31,9 +31,6 @@ import type { BackupPlan, PlannedApp, PlannedCopy, PlannedItem, PlannedJob } fro
 import { LABELS, labelValue } from "./naming";
 import { Tier, TIER_DEFINITIONS } from "./tiers";
 import { MIRROR_ANCHOR, PLATFORM_ANCHORS, PLATFORM_PAGE, runbookUrl } from "./runbookLinks";
-import { bootstrap, replicationSourceName } from "./volsync";
-import { dumpCronJob, offsiteCronJob } from "./dumps";
-import { cnpgClusterName } from "./storage";
 import { drillName, drillNamespace } from "./drills";
 import { verificationName } from "./verification";
 import { maxGapHours } from "./schedule";
@@ -41,6 +38,7 @@ import { kopiaMirrorCronJob, kopiaMirrors, PlannedKopiaMirror } from "./kopiaMir
 import { compareText } from "./compare";
 import { CANARY_FILE } from "./jobs/canary";
 import { PlannedCanary, volumeCanary } from "./canary";
+import { dataKindOf, methodOf } from "../methods/registry";
 
 type Manifest = Record<string, unknown>;
 
@@ -126,21 +124,21 @@ function literalRegex(value: string): string {
 }
 
 /** A vector selector: `metric{a="b", c=~"d"}`; matchers whose value is a RegExp-like `{ re }` use =~. */
-function selector(metric: string, matchers: Record<string, string | { re: string }>): string {
+export function selector(metric: string, matchers: Record<string, string | { re: string }>): string {
   const parts = Object.entries(matchers).map(([label, value]) => (typeof value === "string" ? `${label}=${quote(value)}` : `${label}=~${quote(value.re)}`));
   return `${metric}{${parts.join(", ")}}`;
 }
 
-const seconds = (hours: number) => Math.round(hours * 3600);
+export const hoursToSeconds = (hours: number) => Math.round(hours * 3600);
 
 /** "Newest success older than `hours`", for a CronJob; a CronJob that never succeeded counts from its creation. */
-function cronJobStaleExpr(namespace: string, cronJob: string, hours: number): string {
+export function cronJobStaleExpr(namespace: string, cronJob: string, hours: number): string {
   const matchers = { namespace, cronjob: cronJob };
   const last = selector("kube_cronjob_status_last_successful_time", matchers);
   return [
-    `(time() - ${last}) > ${seconds(hours)}`,
+    `(time() - ${last}) > ${hoursToSeconds(hours)}`,
     `or`,
-    `((time() - ${selector("kube_cronjob_created", matchers)}) > ${seconds(hours)} unless on(namespace, cronjob) ${last})`,
+    `((time() - ${selector("kube_cronjob_created", matchers)}) > ${hoursToSeconds(hours)} unless on(namespace, cronjob) ${last})`,
   ].join("\n");
 }
 
@@ -150,7 +148,7 @@ function cronJobStaleExpr(namespace: string, cronJob: string, hours: number): st
  * started by hand with `kubectl create job --from=cronjob/...`, whatever their names, and a
  * single failed pod that a retry made good (kube_job_status_failed > 0) does not count.
  */
-function cronJobFailedExpr(namespace: string, cronJob: string): string {
+export function cronJobFailedExpr(namespace: string, cronJob: string): string {
   return [
     `${selector("kube_job_failed", { namespace, condition: "true" })} == 1`,
     `and on(namespace, job_name)`,
@@ -159,12 +157,12 @@ function cronJobFailedExpr(namespace: string, cronJob: string): string {
 }
 
 /** A CNPG cluster's instance pods: "<cluster>-<serial>". CNPG's PodMonitor adds no cluster label, pod names are always there. */
-function cnpgPods(namespace: string, cluster: string): Record<string, string | { re: string }> {
+export function cnpgPods(namespace: string, cluster: string): Record<string, string | { re: string }> {
   return { namespace, pod: { re: `${literalRegex(cluster)}-[0-9]+` } };
 }
 
 /** "OffsiteNas" for "offsite-nas": destination names are DNS labels, so this is a valid alert-name part. */
-function pascal(name: string): string {
+export function pascal(name: string): string {
   return name
     .split("-")
     .filter(Boolean)
@@ -172,23 +170,15 @@ function pascal(name: string): string {
     .join("");
 }
 
-const METHOD_TEXT: Record<string, string> = {
-  "volsync-restic": "VolSync restic",
-  "volsync-kopia": "VolSync Kopia",
-  pgbackrest: "pgBackRest",
-  dump: "dump to the NAS share",
-  "dump-restic": "restic copy of the app's dumps",
-  "dump-rsync": "rsync copy of the app's dumps",
-};
-
-interface Context {
+/** What every alert builder reads. */
+export interface AlertContext {
   config: StackConfig;
   plan: BackupPlan;
   mirrors: PlannedKopiaMirror[];
 }
 
 /** Labels and runbook link every alert about one data item carries. */
-function itemAlert(ctx: Context, item: PlannedItem, rule: Omit<AlertRule, "labels" | "annotations"> & { summary: string; description: string; destination?: string }): AlertRule {
+export function itemAlert(ctx: AlertContext, item: PlannedItem, rule: Omit<AlertRule, "labels" | "annotations"> & { summary: string; description: string; destination?: string }): AlertRule {
   const { summary, description, destination, ...rest } = rule;
   return {
     ...rest,
@@ -203,192 +193,13 @@ function itemAlert(ctx: Context, item: PlannedItem, rule: Omit<AlertRule, "label
   };
 }
 
-function volumeOf(ctx: Context, item: PlannedItem): VolumeConfig {
+export function volumeOf(ctx: AlertContext, item: PlannedItem): VolumeConfig {
   return ctx.config.apps[item.app].volumes[item.name];
 }
 
-const isVolsync = (copy: PlannedCopy) => copy.method === "volsync-restic" || copy.method === "volsync-kopia";
-const isCronJobCopy = (copy: PlannedCopy) => copy.method === "dump" || copy.method === "dump-restic" || copy.method === "dump-rsync";
-
-/** Alerts for one VolSync ReplicationSource (one copy of a volume). */
-function volsyncCopyRules(ctx: Context, item: PlannedItem, copy: PlannedCopy): AlertRule[] {
-  const namespace = item.namespace;
-  const source = replicationSourceName(item, volumeOf(ctx, item), copy);
-  const object = { obj_namespace: namespace, obj_name: source, role: "source" };
-  const suffix = pascal(copy.destination);
-  const stale = staleAfterHours(copy.rpoHours);
-  const slack = stale - copy.rpoHours;
-  const where = `${copy.destination} (${METHOD_TEXT[copy.method]}, ${copy.location})`;
-  const rules: AlertRule[] = [
-    itemAlert(ctx, item, {
-      alert: `VolSyncBackupStale${suffix}`,
-      // No VolSync metric holds lastSyncTime; the summary's count goes up once per completed sync.
-      expr: `increase(${selector("volsync_sync_duration_seconds_count", object)}[${promDuration(stale)}]) == 0`,
-      for: "10m",
-      destination: copy.destination,
-      summary: `${item.id}: no backup to ${copy.destination} completed in ${promDuration(stale)}`,
-      description:
-        `ReplicationSource ${namespace}/${source} has not completed a sync in ${promDuration(stale)}; it runs ${copy.schedule.description} (UTC cron "${copy.schedule.controllerCron}"). ` +
-        `The newest copy of ${item.id} in ${where} is older than that, so a restore from it would lose everything written since. ` +
-        `First check: kubectl -n ${namespace} describe replicationsource ${source} (conditions, lastSyncTime), then the logs of Job volsync-src-${source}.`,
-    }),
-    itemAlert(ctx, item, {
-      alert: `VolSyncOutOfSync${suffix}`,
-      // VolSync sets it when a scheduled sync has not finished before the following one was due (or
-      // no sync ever finished); `for` lets one more interval (at most 6h) pass for a long sync.
-      expr: `${selector("volsync_volume_out_of_sync", object)} == 1`,
-      for: promDuration(slack),
-      destination: copy.destination,
-      summary: `${item.id}: VolSync reports ${source} out of sync`,
-      description:
-        `VolSync has reported ReplicationSource ${namespace}/${source} out of sync for ${promDuration(slack)}: a backup to ${copy.destination} due ${copy.schedule.description} did not finish before the next one was due, or the first backup has not finished yet. ` +
-        `Recovery points of ${item.id} in ${where} are now more than one interval apart. ` +
-        `First check: kubectl -n ${namespace} get replicationsource ${source} -o yaml (status.conditions, lastSyncDuration) and the mover Job volsync-src-${source}.`,
-    }),
-    itemAlert(ctx, item, {
-      alert: `VolSyncMissedIntervals${suffix}`,
-      // Two misses, not one: increase() extrapolates, so a single miss can read as slightly above 1.
-      expr: `increase(${selector("volsync_missed_intervals_total", object)}[${promDuration(copy.rpoHours * 6)}]) >= 2`,
-      destination: copy.destination,
-      summary: `${item.id}: backups to ${copy.destination} keep overrunning their schedule`,
-      description:
-        `Syncs of ${namespace}/${source} finished after their next scheduled start {{ $value | humanize }} times in the last ${promDuration(copy.rpoHours * 6)}. ` +
-        `The copy cannot keep up with its schedule (${copy.schedule.description}), so recovery points of ${item.id} in ${copy.destination} are further apart than the plan says. ` +
-        `First check: lastSyncDuration in the ReplicationSource's status against the interval; a slow destination, a cold cache or a grown volume are the usual causes.`,
-    }),
-  ];
-  const moverJob = `volsync-src-${source}`;
-  // Job names longer than a label value cannot exist under this name; the staleness alerts still cover them.
-  if (moverJob.length <= 63) {
-    rules.push(
-      itemAlert(ctx, item, {
-        alert: `VolSyncMoverFailing${suffix}`,
-        expr: `${selector("kube_job_status_failed", { namespace, job_name: moverJob })} > 0`,
-        for: "30m",
-        destination: copy.destination,
-        summary: `${item.id}: the VolSync mover for ${copy.destination} keeps failing`,
-        description:
-          `The mover Job ${namespace}/${moverJob} has had failed pods for 30 minutes. VolSync retries it, but no backup of ${item.id} reaches ${where} while it fails. ` +
-          `First check: kubectl -n ${namespace} logs job/${moverJob} (repository password or credentials, an unreachable destination, a stale repository lock).`,
-      }),
-    );
-  }
-  return rules;
-}
-
-/** The restore-once bootstrap of a volume: stuck when its ReplicationDestination has not finished. */
-function restoreRules(ctx: Context, item: PlannedItem): AlertRule[] {
-  const volume = volumeOf(ctx, item);
-  const objects = bootstrap(ctx.config, item, volume, { restic: ctx.config.images.restic, kopia: ctx.config.images.kopia });
-  if (!objects) return [];
-  const name = String((objects.destination.metadata as { name: string }).name);
-  const claim = String((objects.claim.metadata as { name: string }).name);
-  const after = restoreStuckAfterHours(item.expectedBytes);
-  return [
-    itemAlert(ctx, item, {
-      alert: "VolSyncRestoreStuck",
-      // Until its first (and only) sync finishes, VolSync reports a destination out of sync.
-      expr: `${selector("volsync_volume_out_of_sync", { obj_namespace: item.namespace, obj_name: name, role: "destination" })} == 1`,
-      for: promDuration(after),
-      summary: `${item.id}: the restore-once bootstrap has not finished in ${promDuration(after)}`,
-      description:
-        `ReplicationDestination ${item.namespace}/${name} has been restoring ${item.id} for more than ${promDuration(after)}. ` +
-        `Claim ${claim} stays Pending until it finishes, so ${item.app} cannot start; nothing is lost yet, the backup is still in the repository. ` +
-        `First check: kubectl -n ${item.namespace} describe replicationdestination ${name} and the logs of Job volsync-dst-${name} (repository reachable, credentials present, enough capacity).`,
-    }),
-  ];
-}
-
-/** Alerts for one CronJob-driven copy: a dump to the NAS share or an app's dumps taken offsite. */
-function cronJobCopyRules(ctx: Context, item: PlannedItem, copy: PlannedCopy): AlertRule[] {
-  const job = copy.method === "dump" ? dumpCronJob(ctx.config, item, copy) : offsiteCronJob(ctx.config, item, copy);
-  const metadata = job.metadata as { name: string; namespace: string };
-  const suffix = pascal(copy.destination);
-  const stale = staleAfterHours(copy.rpoHours);
-  const shared = copy.method === "dump" ? "" : ` The job copies all of ${item.app}'s dumps, so every dumped item of ${item.app} shows this alert.`;
-  const where = `${copy.destination} (${METHOD_TEXT[copy.method]}, ${copy.location})`;
-  return [
-    itemAlert(ctx, item, {
-      alert: `BackupStale${suffix}`,
-      expr: cronJobStaleExpr(metadata.namespace, metadata.name, stale),
-      for: "10m",
-      destination: copy.destination,
-      summary: `${item.id}: no successful backup to ${copy.destination} for {{ $value | humanizeDuration }}`,
-      description:
-        `CronJob ${metadata.namespace}/${metadata.name} last succeeded {{ $value | humanizeDuration }} ago (or was created that long ago and never succeeded); it runs ${copy.schedule.description} and must succeed at least every ${promDuration(stale)}. ` +
-        `The newest copy of ${item.id} in ${where} is that old.${shared} ` +
-        `First check: kubectl -n ${metadata.namespace} get jobs --sort-by=.metadata.creationTimestamp, then the logs of the newest Job of ${metadata.name}.`,
-    }),
-    itemAlert(ctx, item, {
-      alert: `BackupJobFailed${suffix}`,
-      expr: cronJobFailedExpr(metadata.namespace, metadata.name),
-      destination: copy.destination,
-      summary: `${item.id}: backup Job {{ $labels.job_name }} to ${copy.destination} failed`,
-      description:
-        `Job ${metadata.namespace}/{{ $labels.job_name }} of CronJob ${metadata.name} failed (retries exhausted or deadline exceeded): this run's copy of ${item.id} to ${where} was not made.${shared} ` +
-        `First check: kubectl -n ${metadata.namespace} logs job/{{ $labels.job_name }}. The alert clears when the failed Job is deleted or expires.`,
-    }),
-  ];
-}
-
-/** Alerts for a CloudNativePG cluster backed up by pgBackRest (every repository at once: the metrics are per stanza). */
-function pgbackrestRules(ctx: Context, item: PlannedItem, copies: PlannedCopy[]): AlertRule[] {
-  const namespace = item.namespace;
-  const cluster = cnpgClusterName(ctx.config, item);
-  const pods = cnpgPods(namespace, cluster);
-  const repositories = copies.map((copy) => copy.destination).join(", ");
-  // Base backups: the most frequent repository bounds the age of the newest one.
-  const baseInterval = Math.min(...copies.map((copy) => maxGapHours(copy.schedule.cron)));
-  const baseStale = staleAfterHours(baseInterval);
-  const walStale = staleAfterHours(Math.min(...copies.map((copy) => copy.rpoHours)));
-  const backupMetric = selector("pgbackrest_dalibo_com_last_available_backup_timestamp", pods);
-  return [
-    itemAlert(ctx, item, {
-      alert: "PostgresBackupStale",
-      // The plugin's own metric: CNPG's cnpg_collector_last_available_backup_timestamp is deprecated
-      // and stays 0 with plugin backups (cloudnative-pg#7812). Only the primary reports a real value.
-      expr: `time() - max by (namespace) (${backupMetric}) > ${seconds(baseStale)}`,
-      for: "10m",
-      summary: `${item.id}: newest base backup of ${cluster} is {{ $value | humanizeDuration }} old`,
-      description:
-        `pgBackRest's newest base backup of CNPG cluster ${namespace}/${cluster}, in any of its repositories (${repositories}), finished {{ $value | humanizeDuration }} ago; backups run daily per repository and one must land every ${promDuration(baseStale)}. ` +
-        `Point-in-time recovery still replays WAL from the older backup, but restores get slower and a damaged WAL segment loses everything after it. ` +
-        `First check: kubectl -n ${namespace} get backups.postgresql.cnpg.io (a failed or missing Backup), then the logs of the pgbackrest-plugin container on the primary.`,
-    }),
-    itemAlert(ctx, item, {
-      alert: "PostgresWalArchiveStale",
-      // Not seconds_since_last_archival: a quiet database archives nothing for hours, correctly.
-      // Segments marked .ready are finished WAL the repositories do not have yet.
-      expr: `max by (namespace) (${selector("cnpg_collector_pg_wal_archive_status", { ...pods, value: "ready" })}) > 0`,
-      for: promDuration(walStale),
-      summary: `${item.id}: WAL of ${cluster} has not reached the repositories for ${promDuration(walStale)}`,
-      description:
-        `{{ $value | humanize }} WAL segments of CNPG cluster ${namespace}/${cluster} have been waiting to be archived for more than ${promDuration(walStale)} (WAL is archived to ${repositories} within five minutes normally). ` +
-        `The newest point-in-time recovery point falls behind with every minute, and the waiting segments fill the cluster's volume. ` +
-        `First check: the logs of the pgbackrest-plugin container on the primary (repository credentials, bucket reachable, async queue full).`,
-    }),
-    itemAlert(ctx, item, {
-      alert: "PostgresWalArchivingFailing",
-      expr: `${selector("cnpg_pg_stat_archiver_last_failed_time", pods)} > ${selector("cnpg_pg_stat_archiver_last_archived_time", pods)}`,
-      for: promDuration(walStale),
-      summary: `${item.id}: WAL archiving of ${cluster} is failing`,
-      description:
-        `On {{ $labels.pod }}, archive_command failed more recently than it succeeded, for ${promDuration(walStale)}. ` +
-        `WAL is not reaching ${repositories}: recovery points stop advancing, and PostgreSQL keeps the segments until the volume fills. ` +
-        `First check: kubectl -n ${namespace} logs {{ $labels.pod }} -c plugin-pgbackrest (or the pgbackrest-plugin container), and the Stanza's status.`,
-    }),
-    itemAlert(ctx, item, {
-      alert: "PostgresBackupMetricsAbsent",
-      expr: `absent(${backupMetric})`,
-      for: "1h",
-      summary: `${item.id}: no backup metrics of ${cluster} in Prometheus`,
-      description:
-        `Prometheus has no pgBackRest metrics from the instances of CNPG cluster ${namespace}/${cluster} (pods ${cluster}-N), so the other alerts of ${item.id} cannot fire. ` +
-        `Backups may be fine; nobody can tell. ` +
-        `First check: a PodMonitor selects the cluster (spec.monitoring.enablePodMonitor: true, or your own), then that the pgBackRest plugin is a version exporting pgbackrest_dalibo_com_* metrics (kubectl -n ${namespace} port-forward pod/${cluster}-1 9187 and read /metrics).`,
-    }),
-  ];
-}
+/** The platform alerts a copy relies on follow from who runs it. */
+const isVolsync = (copy: PlannedCopy) => methodOf(copy.method).controller === "volsync";
+const isCronJobCopy = (copy: PlannedCopy) => methodOf(copy.method).controller === "cronjob";
 
 interface ScheduledCheck {
   kind: "restore-drill" | "verify";
@@ -398,7 +209,7 @@ interface ScheduledCheck {
 }
 
 /** The CronJob of a drill or verification that the cluster runs (host drills run under systemd). */
-function scheduledCheck(ctx: Context, job: PlannedJob): ScheduledCheck | undefined {
+function scheduledCheck(ctx: AlertContext, job: PlannedJob): ScheduledCheck | undefined {
   if (job.controller !== "cronjob") return undefined;
   const item = ctx.plan.items.find((candidate) => candidate.id === job.itemId);
   if (job.kind === "restore-drill" && item) return { kind: job.kind, name: drillName(item), namespace: drillNamespace(ctx.config, item), job };
@@ -406,7 +217,7 @@ function scheduledCheck(ctx: Context, job: PlannedJob): ScheduledCheck | undefin
   return undefined;
 }
 
-function checkRules(ctx: Context, item: PlannedItem, check: ScheduledCheck): AlertRule[] {
+function checkRules(ctx: AlertContext, item: PlannedItem, check: ScheduledCheck): AlertRule[] {
   const interval = maxGapHours(check.job.schedule.cron);
   const stale = staleAfterHours(interval);
   const drill = check.kind === "restore-drill";
@@ -443,7 +254,7 @@ function checkRules(ctx: Context, item: PlannedItem, check: ScheduledCheck): Ale
 }
 
 /** A failed run of a volume's canary job: the backups that follow hold an older canary. */
-function canaryRules(ctx: Context, item: PlannedItem, canary: PlannedCanary): AlertRule[] {
+function canaryRules(ctx: AlertContext, item: PlannedItem, canary: PlannedCanary): AlertRule[] {
   const { namespace, name } = canary;
   return [
     itemAlert(ctx, item, {
@@ -459,15 +270,14 @@ function canaryRules(ctx: Context, item: PlannedItem, canary: PlannedCanary): Al
 }
 
 /** All alerts about one data item, copies first, then its restore, drills and verifications. */
-function itemGroup(ctx: Context, item: PlannedItem, checks: ScheduledCheck[]): AlertGroup | undefined {
+function itemGroup(ctx: AlertContext, item: PlannedItem, checks: ScheduledCheck[]): AlertGroup | undefined {
   const rules: AlertRule[] = [];
-  for (const copy of item.copies) {
-    if (isVolsync(copy)) rules.push(...volsyncCopyRules(ctx, item, copy));
-    else if (isCronJobCopy(copy)) rules.push(...cronJobCopyRules(ctx, item, copy));
+  for (const copy of item.copies) rules.push(...(methodOf(copy.method).alerts?.copy?.(ctx, item, copy) ?? []));
+  for (const method of new Set(item.copies.map((copy) => copy.method))) {
+    const copies = item.copies.filter((copy) => copy.method === method);
+    rules.push(...(methodOf(method).alerts?.item?.(ctx, item, copies) ?? []));
   }
-  const pgbackrest = item.copies.filter((copy) => copy.method === "pgbackrest");
-  if (pgbackrest.length > 0) rules.push(...pgbackrestRules(ctx, item, pgbackrest));
-  if (item.kind === "volume") rules.push(...restoreRules(ctx, item));
+  rules.push(...(dataKindOf(item.kind).alerts?.(ctx, item) ?? []));
   for (const check of checks.filter((candidate) => candidate.job.itemId === item.id)) rules.push(...checkRules(ctx, item, check));
   const canary = volumeCanary(ctx.config, ctx.plan, item);
   if (canary) rules.push(...canaryRules(ctx, item, canary));
@@ -494,7 +304,7 @@ function prometheusRule(config: StackConfig, name: string, namespace: string, la
  * a half (daily runs with a 6-hour deadline), failed when a run failed. Labelled with the data id
  * "<app>/kopia-mirror" and linked to the runbook's mirror section.
  */
-function mirrorGroup(ctx: Context, app: PlannedApp, mirrors: PlannedKopiaMirror[]): AlertGroup | undefined {
+function mirrorGroup(ctx: AlertContext, app: PlannedApp, mirrors: PlannedKopiaMirror[]): AlertGroup | undefined {
   const mine = mirrors.filter((mirror) => mirror.app === app.name);
   if (mine.length === 0) return undefined;
   const tier = app.tier as Tier;
@@ -533,7 +343,7 @@ function mirrorGroup(ctx: Context, app: PlannedApp, mirrors: PlannedKopiaMirror[
   return { name: `${app.name}/kopia-mirror`, rules };
 }
 
-function appRule(ctx: Context, app: PlannedApp, checks: ScheduledCheck[]): Manifest | undefined {
+function appRule(ctx: AlertContext, app: PlannedApp, checks: ScheduledCheck[]): Manifest | undefined {
   const mirror = mirrorGroup(ctx, app, ctx.mirrors);
   const groups = [...app.items.map((item) => itemGroup(ctx, item, checks)), mirror].filter((group): group is AlertGroup => group !== undefined);
   if (groups.length === 0) return undefined;
@@ -557,7 +367,7 @@ function listed(ids: string[]): string {
   return ids.length <= 6 ? ids.join(", ") : `${ids.slice(0, 6).join(", ")} and ${ids.length - 6} more`;
 }
 
-function platformRule(ctx: Context, checks: ScheduledCheck[]): Manifest | undefined {
+function platformRule(ctx: AlertContext, checks: ScheduledCheck[]): Manifest | undefined {
   const { config, plan } = ctx;
   const inCluster = plan.items.filter((item) => item.namespace !== "");
   const onVolsync = inCluster.filter((item) => item.copies.some(isVolsync));
@@ -615,7 +425,7 @@ function platformRule(ctx: Context, checks: ScheduledCheck[]): Manifest | undefi
  */
 export function alertRules(config: StackConfig, plan: BackupPlan): Manifest[] {
   if (!config.alerts.enabled) return [];
-  const ctx: Context = { config, plan, mirrors: kopiaMirrors(config, plan) };
+  const ctx: AlertContext = { config, plan, mirrors: kopiaMirrors(config, plan) };
   const checks = plan.jobs
     .map((job) => scheduledCheck(ctx, job))
     .filter((check): check is ScheduledCheck => check !== undefined)

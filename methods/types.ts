@@ -15,6 +15,7 @@ import type { CredentialKind, R2LockPrefix } from "../domain/storage";
 import type { PasswordName } from "../domain/secrets";
 import type { DrillContext, DrillObjects } from "../domain/drills";
 import type { VerificationContext } from "../domain/verification";
+import type { AlertContext, AlertRule } from "../domain/alerts";
 import type { DeclaredCopy } from "../domain/protection";
 import type { BackupGraph, CopyEvidence, DataNode } from "../policies/graph";
 import type { PolicyResource } from "@pulumi/policy";
@@ -79,6 +80,14 @@ export interface MethodVerification {
   locksRepository?: boolean;
   /** The Secret recipe and CronJob that check the repository. */
   job(context: VerificationContext): DrillObjects;
+}
+
+/** The alert rules of a method's copies, in the PrometheusRule of the item's app. */
+export interface MethodAlerts {
+  /** Rules of one copy. */
+  copy?(context: AlertContext, item: PlannedItem, copy: PlannedCopy): AlertRule[];
+  /** Rules of all of an item's copies by this method at once (metrics per item, not per copy). */
+  item?(context: AlertContext, item: PlannedItem, copies: PlannedCopy[]): AlertRule[];
 }
 
 /** A copy's access to its bucket in object storage: one credential per consumer per bucket. */
@@ -174,6 +183,7 @@ export interface BackupMethod {
   /** The Kubernetes objects of a drill of this copy that runs in the cluster. */
   drill?(context: DrillContext): DrillObjects;
   verification?: MethodVerification;
+  alerts?: MethodAlerts;
   /** How the policy pack finds the resources that make this copy. */
   evidence?: MethodEvidence;
   runbook: MethodRunbook;
@@ -214,6 +224,8 @@ export interface DataKindPlugin {
   /** Who runs its restore drills: a CronJob in the cluster, or systemd on the machine. */
   drillController: Controller;
   runbook: DataKindRunbook;
+  /** Alert rules of the item itself, after its copies' (a volume's restore-once bootstrap). */
+  alerts?(context: AlertContext, item: PlannedItem): AlertRule[];
 }
 
 /** What every app item starts from. */

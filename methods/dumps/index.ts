@@ -13,6 +13,7 @@ import { repositoryPath } from "../../domain/storage";
 import { dumpJobEvidence, offsiteDumpEvidence } from "./evidence";
 import { dumpDrill } from "./drill";
 import { resticRepositoryVerification } from "../tools/resticVerify";
+import { cronJobCopyRules } from "./alerts";
 
 /** Dumps land on the first NAS share; object storage gets restic, SSH destinations rsync. */
 export function dumpMethodFor(kind: string, chosen: readonly string[]): MethodChoice {
@@ -36,6 +37,7 @@ export const dumps: MethodPlugin = {
       controller: "cronjob",
       encrypted: false,
       drillable: true,
+      alerts: { copy: cronJobCopyRules },
       drill: dumpDrill,
       evidence: dumpJobEvidence,
       runbook: { tools: ["ssh", "scp"], section: (config, _plan, item, [copy]) => nasDumpCopy(config, item, copy) },
@@ -52,6 +54,7 @@ export const dumps: MethodPlugin = {
       encrypted: true,
       forgetsSnapshots: true,
       drillable: true,
+      alerts: { copy: cronJobCopyRules },
       drill: dumpDrill,
       evidence: offsiteDumpEvidence("restic"),
       runbook: { tools: ["restic"], section: (config, _plan, item, [copy]) => resticDumpCopy(config, item, copy) },
@@ -75,6 +78,7 @@ export const dumps: MethodPlugin = {
       controller: "cronjob",
       encrypted: false,
       drillable: true,
+      alerts: { copy: cronJobCopyRules },
       drill: dumpDrill,
       evidence: offsiteDumpEvidence("rsync"),
       runbook: { tools: ["rsync", "ssh"], section: (config, _plan, item, [copy]) => rsyncDumpCopy(config, item, copy) },

@@ -14,6 +14,7 @@ import { stanzaEvidence } from "./evidence";
 import { isObjectStorage } from "../../destinations/registry";
 import { pgbackrestDrill } from "./drill";
 import { pgbackrestRepositoryVerification } from "./verify";
+import { pgbackrestRules } from "./alerts";
 
 /** pgBackRest takes one lock per stanza: two backups of one cluster start at least an hour apart. */
 export const PGBACKREST_GAP_MINUTES = 60;
@@ -56,6 +57,7 @@ export const pgbackrest: MethodPlugin = {
       encrypted: true,
       continuous: true,
       drillable: true,
+      alerts: { item: pgbackrestRules },
       drill: pgbackrestDrill,
       evidence: stanzaEvidence,
       secrets: { owner: (config, item) => cnpgOwner(cnpgClusterName(config, item)), passwords: ["cipher-pass"] },

@@ -11,6 +11,7 @@ import { destinationPlugin } from "../../destinations/registry";
 import { replicationSourceEvidence } from "../volsync/evidence";
 import { volumeDrill } from "../volsync/drill";
 import { moverRepositoryVerification } from "../volsync/verify";
+import { volsyncCopyRules } from "../volsync/alerts";
 
 /**
  * Kopia writes pack blobs (p, q) once; on object storage it names the format blobs that hold the
@@ -33,6 +34,7 @@ export const volsyncKopia: MethodPlugin = {
       controller: "volsync",
       encrypted: true,
       drillable: true,
+      alerts: { copy: volsyncCopyRules },
       drill: volumeDrill,
       evidence: replicationSourceEvidence("kopia"),
       secrets: { passwords: ["kopia-password"] },

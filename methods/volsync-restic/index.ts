@@ -7,6 +7,7 @@ import { resticRepository } from "../../domain/repositories";
 import { replicationSourceEvidence } from "../volsync/evidence";
 import { volumeDrill } from "../volsync/drill";
 import { moverRepositoryVerification } from "../volsync/verify";
+import { volsyncCopyRules } from "../volsync/alerts";
 
 export const volsyncRestic: MethodPlugin = {
   methods: [
@@ -17,6 +18,7 @@ export const volsyncRestic: MethodPlugin = {
       encrypted: true,
       forgetsSnapshots: true,
       drillable: true,
+      alerts: { copy: volsyncCopyRules },
       drill: volumeDrill,
       evidence: replicationSourceEvidence("restic"),
       secrets: { passwords: ["restic-password"] },

@@ -2,6 +2,7 @@
 import type { DataKindPlugin, MethodPlugin } from "../types";
 import { expectedBytes, sortedEntries } from "../planning";
 import { volumeIntro } from "./runbook";
+import { restoreRules } from "./alerts";
 
 const volume: DataKindPlugin = {
   kind: "volume",
@@ -9,6 +10,7 @@ const volume: DataKindPlugin = {
   drillController: "cronjob",
   snapshotMethod: "csi-snapshot",
   runbook: { intro: volumeIntro },
+  alerts: restoreRules,
   appItems: (config, appName, base) =>
     sortedEntries(config.apps[appName].volumes).map(([name, settings]) => ({
       ...base,
