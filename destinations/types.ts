@@ -27,6 +27,8 @@ export interface DestinationPlugin {
   directoryRoot?(target: DestinationConfig): string;
   /** Overwritten and deleted objects stay behind as old versions until the bucket's lifecycle expires them. */
   keepsOldVersions?: boolean;
+  /** The user's own secret in the store a restore from this destination needs (an SSH key), for the lost-cluster list. */
+  userSecret?(name: string, target: DestinationConfig): string;
   /** Bucket layout: the S3 endpoint every tool talks to. */
   s3?(target: DestinationConfig): S3Endpoint;
 }

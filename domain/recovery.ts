@@ -7,7 +7,7 @@ import type { StackConfig } from "./config/schema";
 import type { BackupPlan, PlannedCopy, PlannedItem } from "./model";
 import { bucketFields, storeItem } from "./secrets";
 import { repositoryPath } from "./storage";
-import { methodOf } from "../methods/registry";
+import { copyStoreOwners, methodOf } from "../methods/registry";
 import { destinationPlugin } from "../destinations/registry";
 
 export interface RecoveryRow {
@@ -31,10 +31,10 @@ export function recoverySheet(config: StackConfig, plan: BackupPlan): RecoveryRo
 function row(config: StackConfig, item: PlannedItem, copy: PlannedCopy): RecoveryRow {
   const cluster = config.cluster.name;
   const method = methodOf(copy.method);
-  const own = storeItem(cluster, method.secrets?.owner?.(config, item) ?? item.app);
+  const owners = copyStoreOwners(config, item, method);
+  const own = storeItem(cluster, owners.passwords);
   const storage = method.storage;
-  const consumer = storage?.owner?.(config, item) ?? item.app;
-  const credentialOwner = storeItem(cluster, storage?.secretOwner?.(consumer) ?? consumer);
+  const credentialOwner = storeItem(cluster, owners.credential);
   const credential =
     storage && destinationPlugin(copy.destinationKind).layout === "bucket"
       ? `${credentialOwner}: ${Object.values(bucketFields({ destination: copy.destination, credential: storage.credential })).join(", ")}`

@@ -3,7 +3,7 @@
  * `<a id="...">` before each data item's section, so links do not depend on a renderer's slugs.
  */
 import type { StackConfig } from "./config/schema";
-import type { PlannedItem } from "./model";
+import type { PlannedCopy, PlannedItem } from "./model";
 
 /** Repository-relative directory of the generated runbooks. */
 export const RUNBOOK_DIR = "docs/runbooks";
@@ -28,4 +28,14 @@ export function runbookAnchor(item: Pick<PlannedItem, "kind" | "name">): string 
 export function runbookUrl(config: StackConfig, app: string, item?: Pick<PlannedItem, "kind" | "name">): string {
   const base = config.alerts.runbookBaseUrl ? `${config.alerts.runbookBaseUrl.replace(/\/+$/, "")}/${app}.md` : runbookPath(app);
   return item ? `${base}#${runbookAnchor(item)}` : base;
+}
+
+/** The anchor of the section that restores an item from one destination's copies. */
+export function copyAnchor(item: Pick<PlannedItem, "kind" | "name">, copy: Pick<PlannedCopy, "destination">): string {
+  return `${runbookAnchor(item)}-from-${copy.destination}`;
+}
+
+/** The anchor of an item's drill and verification section. */
+export function drillsAnchor(item: Pick<PlannedItem, "kind" | "name">): string {
+  return `${runbookAnchor(item)}-drills`;
 }

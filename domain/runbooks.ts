@@ -9,21 +9,17 @@
  *
  * `npm run docs` (scripts/config-docs.ts) writes them for the example stack to docs/runbooks/.
  */
-import { stringify } from "yaml";
 import type { StackConfig } from "./config/schema";
 import type { BackupPlan, PlannedCopy, PlannedItem } from "./model";
 import { verifiedRepository } from "./plan";
-import { dataKindOf, methodOf } from "../methods/registry";
+import { copyStoreOwners, dataKindOf, methodOf } from "../methods/registry";
 import { compareText } from "./compare";
 import { describeCopyRetention } from "./retention";
 import { kubeName, LABELS } from "./naming";
 import { MIRROR_ANCHOR, PLATFORM_ANCHORS, PLATFORM_PAGE, RUNBOOK_DIR, runbookAnchor, runbookPath, runbookUrl } from "./runbookLinks";
 import { kopiaMirrors, PlannedKopiaMirror } from "./kopiaMirror";
-import { NAS_MOUNT, sshKeyRef } from "./repositories";
-import { bootstrap, claimOf } from "./volsync";
-import { CNPG_API, PGBACKREST_PLUGIN, pluginEntry } from "./cnpg";
-import { bucketFields, cnpgOwner, SecretOwner, secretOwners, storeItem } from "./secrets";
-import { cnpgClusterName } from "./storage";
+import { NAS_MOUNT } from "./repositories";
+import { bucketFields, SecretOwner, secretOwners, storeItem } from "./secrets";
 import { RecoveryRow, recoverySheet } from "./recovery";
 import { BACKUP_MOUNT } from "./dumps";
 import { drillName, drillNamespace } from "./drills";
@@ -31,10 +27,12 @@ import { verificationName } from "./verification";
 import { hostDrillTask, hostTarget } from "./machines";
 import { unitNames } from "./hostBackup";
 import { shellQuote } from "./truenas";
-import { snapschedulerChart, snapshotControllerChart, volsyncChart } from "./operators";
+import { volsyncChart } from "./operators";
 import { CANARY_LEAD_MINUTES, volumeCanary } from "./canary";
 import { CANARY_FILE } from "./jobs/canary";
 import { anchor, cell, code, hours, Lines, runNow, storeName, storeRead } from "./runbookText";
+import { copyAnchor, drillsAnchor } from "./runbookLinks";
+import { destinationPlugin } from "../destinations/registry";
 
 // ---------------------------------------------------------------------------------------------
 // Entry points (a stack output) and anchors
@@ -59,16 +57,6 @@ export interface RestoreItemEntry {
 export interface RestoreEntryPoint {
   runbook: string;
   items: Record<string, RestoreItemEntry>;
-}
-
-/** The anchor of the section that restores an item from one destination's copies. */
-export function copyAnchor(item: Pick<PlannedItem, "kind" | "name">, copy: Pick<PlannedCopy, "destination">): string {
-  return `${runbookAnchor(item)}-from-${copy.destination}`;
-}
-
-/** The anchor of an item's drill and verification section. */
-export function drillsAnchor(item: Pick<PlannedItem, "kind" | "name">): string {
-  return `${runbookAnchor(item)}-drills`;
 }
 
 export const LOST_CLUSTER_ANCHOR = "after-losing-the-cluster";
@@ -374,8 +362,10 @@ function lostCluster(config: StackConfig, app: RunbookApp, allOwners: readonly S
   const ownerIds = new Set<string>();
   for (const item of app.items) {
     ownerIds.add(item.app);
-    if (item.kind === "cnpg") ownerIds.add(cnpgOwner(cnpgClusterName(config, item)));
-    if (item.copies.some((c) => c.method === "truenas-cloudsync")) ownerIds.add("truenas");
+    for (const copy of item.copies) {
+      const owners = copyStoreOwners(config, item, methodOf(copy.method));
+      ownerIds.add(owners.passwords).add(owners.credential);
+    }
   }
   const owners = allOwners.filter((o) => ownerIds.has(o.id));
   const storeLines = owners.map(
@@ -384,17 +374,11 @@ function lostCluster(config: StackConfig, app: RunbookApp, allOwners: readonly S
   );
   const userRefs = new Set<string>();
   for (const item of app.items) {
-    if (item.kind === "postgres") {
-      const db = config.apps[item.app].databases[item.name];
-      if (db.engine === "postgres") userRefs.add(`\`${db.credentialsRef}\` (username, password) for the dump of ${item.name}`);
-    }
-    if (item.kind === "redis") {
-      const ref = config.apps[item.app].redis[item.name].passwordRef;
-      if (ref) userRefs.add(`\`${ref}\` for Redis ${item.name}`);
-    }
+    for (const ref of dataKindOf(item.kind).runbook.userSecrets?.(config, item) ?? []) userRefs.add(ref);
     for (const copy of item.copies) {
       const target = config.destinations[copy.destination];
-      if (target?.kind === "ssh") userRefs.add(`\`${sshKeyRef(copy.destination, target.privateKeyRef).join("/")}\`: the SSH key of \`${copy.destination}\``);
+      const ref = target && destinationPlugin(target.kind).userSecret?.(copy.destination, target);
+      if (ref) userRefs.add(ref);
     }
   }
   const lines: Lines = [
@@ -407,74 +391,35 @@ function lostCluster(config: StackConfig, app: RunbookApp, allOwners: readonly S
     ...[...userRefs].sort(compareText).map((ref) => `- your item ${ref}`),
     "",
   ];
+  const kinds = [...new Set(app.items.map((i) => i.kind))].map(dataKindOf);
   if (app.namespace === "") {
-    const kind = app.items[0]?.kind;
     lines.push(
       "**Order.** This data lives outside the cluster; its copies do not need it:",
       "",
-      kind === "dataset"
-        ? `1. Restore the dataset from a Cloud Sync copy (sections above; rclone works without TrueNAS), or from its snapshots if the pool survived.`
-        : `1. Reinstall the host, install restic, restore from a repository above with the store's credentials.`,
+      `1. ${kinds[0]?.runbook.machineRestore ?? "Restore the data from a copy above."}`,
       "2. `pulumi up` the stack again: it reinstalls the tasks and timers over SSH (the pinned host keys must still match, or update them in the config).",
       `3. Run the drill now (see [drills](#${drillsAnchor(app.items[0])})) to prove the backups run again.`,
       "",
     );
     return lines;
   }
-  const kinds = new Set(app.items.map((i) => i.kind));
   const operators = [
-    kinds.has("volume") ? `VolSync (\`${volsyncChart(config).chart}\` ${volsyncChart(config).version} in \`${volsyncChart(config).namespace}\`)` : undefined,
-    kinds.has("volume") ? `the CSI snapshot controller (\`${snapshotControllerChart(config).chart}\`) and SnapScheduler (\`${snapschedulerChart(config).chart}\`)` : undefined,
     `External Secrets with the ${config.secretStore.kind} \`${config.secretStore.name}\` (${config.secretStore.provider})`,
-    kinds.has("cnpg") ? `CloudNativePG and the \`${PGBACKREST_PLUGIN}\` plugin` : undefined,
-  ].filter(Boolean);
+    ...kinds.flatMap((kind) => kind.runbook.operators?.(config) ?? []),
+  ];
+  // Items outside the app's namespace (CNPG clusters) have their own ExternalSecrets.
+  const namespaces = [app.namespace, ...new Set(app.items.map((i) => i.namespace).filter((ns) => ns !== app.namespace))];
   lines.push(
     "**Order.**",
     "",
     `1. A cluster with the storage class \`${config.cluster.storageClass}\` and the VolumeSnapshotClass \`${config.cluster.volumeSnapshotClass}\`, then the operators: ${operators.join(", ")}${config.operators.volsync.manage ? " (the stack installs the ones with `manage: true`)" : ""}.`,
     `2. The store's access (for 1Password: the service account token Secret), then \`pulumi up --refresh\` with this stack's config: Pulumi's state still lists the old cluster's objects, and only a refresh shows them gone, so a plain \`pulumi up\` would create nothing. It recreates the credentials' ExternalSecrets, which read the same store items, so the same repositories open. Check them:`,
     "",
-    ...code("sh", [`kubectl get externalsecret -n ${app.namespace}${kinds.has("cnpg") ? ` && kubectl get externalsecret -n ${[...new Set(app.items.filter((i) => i.kind === "cnpg").map((i) => i.namespace))].join(" ")}` : ""}   # all SecretSynced`]),
+    ...code("sh", [`${namespaces.map((ns) => `kubectl get externalsecret -n ${ns}`).join(" && ")}   # all SecretSynced`]),
     "3. Restore the data before the app starts:",
     "",
   );
-  for (const item of app.items) {
-    if (item.kind === "volume") {
-      const volume = config.apps[item.app].volumes[item.name];
-      const boot = bootstrap(config, item, volume, config.images);
-      if (boot) {
-        const rd = (boot.destination.metadata as { name: string }).name;
-        const check = boot.check && (boot.check.metadata as { name: string }).name;
-        lines.push(
-          `   - volume \`${item.name}\`: restored by \`pulumi up --refresh\` itself: ReplicationDestination \`${rd}\` fills the new claim \`${claimOf(item, volume)}\`${check ? `, after the Job \`${check}\` proved the repository holds a backup (if it fails, fix the repository or credentials; do not skip it)` : ""}. Watch: \`kubectl get replicationdestination -n ${item.namespace} ${rd} -w\`.`,
-        );
-      } else if (item.copies.some((c) => c.method === "volsync-restic" || c.method === "volsync-kopia")) {
-        lines.push(`   - volume \`${item.name}\`: create the claim \`${claimOf(item, volume)}\` empty, then [restore the whole volume](#${copyAnchor(item, item.copies[0])}) before the app starts.`);
-      } else {
-        lines.push(`   - volume \`${item.name}\`: only local snapshots, which were lost with the storage: starts empty.`);
-      }
-    } else if (item.kind === "cnpg") {
-      const cluster = cnpgClusterName(config, item);
-      const database = config.apps[item.app].databases[item.name];
-      const manifest = {
-        apiVersion: CNPG_API,
-        kind: "Cluster",
-        metadata: { name: cluster, namespace: item.namespace },
-        spec: {
-          plugins: [pluginEntry(config, item)],
-          bootstrap: { recovery: { source: "origin" } },
-          externalClusters: [{ name: "origin", plugin: { name: PGBACKREST_PLUGIN, parameters: { stanzaRef: cluster } } }],
-        },
-      };
-      lines.push(
-        `   - CNPG \`${cluster}\`: give your Cluster manifest this bootstrap (instead of initdb) before it is first applied, so it recovers the newest WAL from the Stanza \`${cluster}\` the stack recreated (both repositories) and then archives on into it on a new timeline${database.engine === "cnpg" && database.owned ? "; the stack owns this Cluster (`owned: true`): apply it so before `pulumi up` creates it empty, or recover into a new Cluster as above and switch" : ""}:`,
-        "",
-        ...code("yaml", stringify(manifest).trimEnd().split("\n")).map((l) => (l ? `     ${l}` : l)),
-      );
-    } else if (item.kind === "postgres" || item.kind === "sqlite" || item.kind === "redis") {
-      lines.push(`   - ${item.kind} \`${item.name}\`: once its server or volume is back, [load the newest dump](#${runbookAnchor(item)}-load) from the first copy that still exists.`);
-    }
-  }
+  for (const item of app.items) lines.push(...(dataKindOf(item.kind).runbook.afterLostCluster?.(config, item) ?? []));
   lines.push(
     "",
     `4. Start the app, then run each item's drill now (sections above) to prove the backups run again.`,

@@ -17,6 +17,8 @@ import { truenas } from "./truenas";
 import { zfsSnapshots } from "./zfs-snapshots";
 import { truenasCloudsync } from "./truenas-cloudsync";
 import { hostRestic } from "./host-restic";
+import type { PlannedItem } from "../domain/model";
+import type { StackConfig } from "../domain/config/schema";
 
 export const PLUGINS: readonly MethodPlugin[] = [
   volsync,
@@ -47,6 +49,12 @@ export function methodOf(id: string): BackupMethod {
 }
 
 /** The storage facts of the method whose credential is `credential`. */
+/** Who keeps a copy's passwords and who its bucket credential in the store (the app unless the method says otherwise). */
+export function copyStoreOwners(config: StackConfig, item: PlannedItem, method: BackupMethod): { passwords: string; credential: string } {
+  const consumer = method.storage?.owner?.(config, item) ?? item.app;
+  return { passwords: method.secrets?.owner?.(config, item) ?? item.app, credential: method.storage?.secretOwner?.(consumer) ?? consumer };
+}
+
 export function methodStorage(credential: string): MethodStorage | undefined {
   return METHODS.find((method) => method.storage?.credential === credential)?.storage;
 }

@@ -146,6 +146,14 @@ export interface DataKindRunbook {
   intro(config: StackConfig, item: PlannedItem): string[];
   /** How to put restored files back into the running service (dumps), after the copies' sections. */
   load?(config: StackConfig, item: PlannedItem): string[];
+  /** Secrets of the user's own in the store a restore needs besides the stack's (a database login). */
+  userSecrets?(config: StackConfig, item: PlannedItem): string[];
+  /** The operators the item's restore needs in a new cluster, for the lost-cluster order. */
+  operators?(config: StackConfig): string[];
+  /** The lost-cluster step that brings the item back before its app starts (indented list lines). */
+  afterLostCluster?(config: StackConfig, item: PlannedItem): string[];
+  /** The first step of restoring a machine's data (datasets, hosts) when everything is gone. */
+  machineRestore?: string;
 }
 
 export interface BackupMethod {

@@ -2,8 +2,8 @@
 import type { MethodPlugin } from "../types";
 import { dumpMethodFor } from "../dumps";
 import { expectedBytes, sortedEntries } from "../planning";
-import { loadDump } from "../dumps/runbook";
-import { postgresIntro, postgresLoad } from "./runbook";
+import { dumpAfterLostCluster, loadDump } from "../dumps/runbook";
+import { postgresIntro, postgresLoad, postgresUserSecrets } from "./runbook";
 
 export const dumpPostgres: MethodPlugin = {
   dataKinds: [
@@ -11,7 +11,7 @@ export const dumpPostgres: MethodPlugin = {
       kind: "postgres",
       configSection: "databases",
       drillController: "cronjob",
-      runbook: { intro: postgresIntro, load: (config, item) => loadDump(config, item, postgresLoad) },
+      runbook: { intro: postgresIntro, load: (config, item) => loadDump(config, item, postgresLoad), userSecrets: postgresUserSecrets, afterLostCluster: dumpAfterLostCluster },
       appItems: (config, appName, base) =>
         sortedEntries(config.apps[appName].databases).flatMap(([name, db]) =>
           db.engine === "postgres" ? [{ ...base, id: `${appName}/postgres/${name}`, kind: "postgres", name, expectedBytes: expectedBytes(db.expectedSize) }] : [],

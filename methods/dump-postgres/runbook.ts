@@ -31,3 +31,9 @@ export function postgresLoad(config: StackConfig, item: PlannedItem, _dump: Plan
     ]),
   ];
 }
+
+/** A plain PostgreSQL server's login, which the user keeps in the store. */
+export function postgresUserSecrets(config: StackConfig, item: PlannedItem): string[] {
+  const db = config.apps[item.app].databases[item.name];
+  return db.engine === "postgres" ? [`\`${db.credentialsRef}\` (username, password) for the dump of ${item.name}`] : [];
+}

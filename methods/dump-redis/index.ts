@@ -2,8 +2,8 @@
 import type { MethodPlugin } from "../types";
 import { dumpMethodFor } from "../dumps";
 import { expectedBytes, sortedEntries } from "../planning";
-import { loadDump } from "../dumps/runbook";
-import { redisIntro, redisLoad } from "./runbook";
+import { dumpAfterLostCluster, loadDump } from "../dumps/runbook";
+import { redisIntro, redisLoad, redisUserSecrets } from "./runbook";
 
 export const dumpRedis: MethodPlugin = {
   dataKinds: [
@@ -11,7 +11,7 @@ export const dumpRedis: MethodPlugin = {
       kind: "redis",
       configSection: "redis",
       drillController: "cronjob",
-      runbook: { intro: redisIntro, load: (config, item) => loadDump(config, item, redisLoad) },
+      runbook: { intro: redisIntro, load: (config, item) => loadDump(config, item, redisLoad), userSecrets: redisUserSecrets, afterLostCluster: dumpAfterLostCluster },
       appItems: (config, appName, base) =>
         sortedEntries(config.apps[appName].redis).map(([name, redis]) => ({
           ...base,

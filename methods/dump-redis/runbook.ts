@@ -24,3 +24,9 @@ export function redisLoad(config: StackConfig, item: PlannedItem, _dump: Planned
     "",
   ];
 }
+
+/** The Redis password, when the user set one. */
+export function redisUserSecrets(config: StackConfig, item: PlannedItem): string[] {
+  const ref = config.apps[item.app].redis[item.name].passwordRef;
+  return ref ? [`\`${ref}\` for Redis ${item.name}`] : [];
+}

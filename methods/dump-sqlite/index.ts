@@ -2,7 +2,7 @@
 import type { MethodPlugin } from "../types";
 import { dumpMethodFor } from "../dumps";
 import { expectedBytes, sortedEntries } from "../planning";
-import { loadDump } from "../dumps/runbook";
+import { dumpAfterLostCluster, loadDump } from "../dumps/runbook";
 import { sqliteIntro, sqliteLoad } from "./runbook";
 
 export const dumpSqlite: MethodPlugin = {
@@ -11,7 +11,7 @@ export const dumpSqlite: MethodPlugin = {
       kind: "sqlite",
       configSection: "sqlite",
       drillController: "cronjob",
-      runbook: { intro: sqliteIntro, load: (config, item) => loadDump(config, item, sqliteLoad) },
+      runbook: { intro: sqliteIntro, load: (config, item) => loadDump(config, item, sqliteLoad), afterLostCluster: dumpAfterLostCluster },
       appItems: (config, appName, base) =>
         sortedEntries(config.apps[appName].sqlite).map(([name, file]) => ({
           ...base,

@@ -77,3 +77,8 @@ export function loadDump(config: StackConfig, item: PlannedItem, body: (config: 
   const lines = body(config, item, dump);
   return lines.length > 0 ? [anchor(`${runbookAnchor(item)}-load`), `### Load the dump`, "", ...lines] : [];
 }
+
+/** A dumped item after a lost cluster: load the newest dump once its server is back. */
+export function dumpAfterLostCluster(_config: StackConfig, item: PlannedItem): Lines {
+  return [`   - ${item.kind} \`${item.name}\`: once its server or volume is back, [load the newest dump](#${runbookAnchor(item)}-load) from the first copy that still exists.`];
+}

@@ -19,7 +19,7 @@ export const hostRestic: MethodPlugin = {
       kind: "host",
       configSection: "hosts",
       drillController: "systemd",
-      runbook: { intro: hostIntro },
+      runbook: { intro: hostIntro, machineRestore: "Reinstall the host, install restic, restore from a repository above with the store's credentials." },
       machineItems: (config) =>
         sortedEntries(config.hosts).map(([name, host]) => ({
           id: `hosts/host/${name}`,

@@ -8,13 +8,14 @@ import { cnpgClusterName } from "../../domain/storage";
 import { TIER_DEFINITIONS } from "../../domain/tiers";
 import type { MethodPlugin } from "../types";
 import { expectedBytes, sortedEntries } from "../planning";
-import { cnpgIntro, pgbackrestCopy } from "./runbook";
+import { cnpgAfterLostCluster, cnpgIntro, pgbackrestCopy } from "./runbook";
 import { cnpgOwner } from "../../domain/secrets";
 import { stanzaEvidence } from "./evidence";
 import { isObjectStorage } from "../../destinations/registry";
 import { pgbackrestDrill } from "./drill";
 import { pgbackrestRepositoryVerification } from "./verify";
 import { pgbackrestRules } from "./alerts";
+import { PGBACKREST_PLUGIN } from "../../domain/cnpg";
 
 /** pgBackRest takes one lock per stanza: two backups of one cluster start at least an hour apart. */
 export const PGBACKREST_GAP_MINUTES = 60;
@@ -25,7 +26,7 @@ export const pgbackrest: MethodPlugin = {
       kind: "cnpg",
       configSection: "databases",
       drillController: "cronjob",
-      runbook: { intro: cnpgIntro },
+      runbook: { intro: cnpgIntro, operators: () => [`CloudNativePG and the \`${PGBACKREST_PLUGIN}\` plugin`], afterLostCluster: cnpgAfterLostCluster },
       appItems: (config, appName, base) =>
         sortedEntries(config.apps[appName].databases).flatMap(([name, db]) =>
           db.engine === "cnpg"

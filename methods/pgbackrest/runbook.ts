@@ -3,7 +3,7 @@ import type { StackConfig } from "../../domain/config/schema";
 import type { PlannedCopy, PlannedItem } from "../../domain/model";
 import { kubeName } from "../../domain/naming";
 import { pgbackrestSecretRecipe } from "../../domain/repositories";
-import { CNPG_API, PGBACKREST_PLUGIN, stanza } from "../../domain/cnpg";
+import { CNPG_API, PGBACKREST_PLUGIN, pluginEntry, stanza } from "../../domain/cnpg";
 import { cnpgClusterName } from "../../domain/storage";
 import { pgbackrestRepoEnv } from "../../domain/drills";
 import { code, credentialBlocks, Lines, ToolEnv } from "../../domain/runbookText";
@@ -83,5 +83,26 @@ export function pgbackrestCopy(config: StackConfig, item: PlannedItem, copy: Pla
       `# or the newest: pgbackrest --repo=${env.repo} restore --pg1-path="$PWD/pgdata"`,
       'pg_ctl -D "$PWD/pgdata" start',
     ]),
+  ];
+}
+
+/** A CNPG cluster after a lost cluster: recover from the Stanza the stack recreated. */
+export function cnpgAfterLostCluster(config: StackConfig, item: PlannedItem): Lines {
+  const cluster = cnpgClusterName(config, item);
+  const database = config.apps[item.app].databases[item.name];
+  const manifest = {
+    apiVersion: CNPG_API,
+    kind: "Cluster",
+    metadata: { name: cluster, namespace: item.namespace },
+    spec: {
+      plugins: [pluginEntry(config, item)],
+      bootstrap: { recovery: { source: "origin" } },
+      externalClusters: [{ name: "origin", plugin: { name: PGBACKREST_PLUGIN, parameters: { stanzaRef: cluster } } }],
+    },
+  };
+  return [
+    `   - CNPG \`${cluster}\`: give your Cluster manifest this bootstrap (instead of initdb) before it is first applied, so it recovers the newest WAL from the Stanza \`${cluster}\` the stack recreated (both repositories) and then archives on into it on a new timeline${database.engine === "cnpg" && database.owned ? "; the stack owns this Cluster (`owned: true`): apply it so before `pulumi up` creates it empty, or recover into a new Cluster as above and switch" : ""}:`,
+    "",
+    ...code("yaml", stringify(manifest).trimEnd().split("\n")).map((l) => (l ? `     ${l}` : l)),
   ];
 }

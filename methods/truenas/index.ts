@@ -12,7 +12,7 @@ export const truenas: MethodPlugin = {
       configSection: "truenas.datasets",
       drillController: "cronjob",
       snapshotMethod: "zfs-snapshot",
-      runbook: { intro: datasetIntro },
+      runbook: { intro: datasetIntro, machineRestore: "Restore the dataset from a Cloud Sync copy (sections above; rclone works without TrueNAS), or from its snapshots if the pool survived." },
       machineItems: (config) =>
         sortedEntries(config.truenas?.datasets ?? {}).map(([name, dataset]) => ({
           id: `truenas/dataset/${name}`,

@@ -1,7 +1,7 @@
 /** App volumes (PVCs), copied by VolSync movers and snapshotted by SnapScheduler. */
 import type { DataKindPlugin, MethodPlugin } from "../types";
 import { expectedBytes, sortedEntries } from "../planning";
-import { volumeIntro } from "./runbook";
+import { volumeAfterLostCluster, volumeIntro, volumeOperators } from "./runbook";
 import { restoreRules } from "./alerts";
 
 const volume: DataKindPlugin = {
@@ -9,7 +9,7 @@ const volume: DataKindPlugin = {
   configSection: "volumes",
   drillController: "cronjob",
   snapshotMethod: "csi-snapshot",
-  runbook: { intro: volumeIntro },
+  runbook: { intro: volumeIntro, operators: volumeOperators, afterLostCluster: volumeAfterLostCluster },
   alerts: restoreRules,
   appItems: (config, appName, base) =>
     sortedEntries(config.apps[appName].volumes).map(([name, settings]) => ({

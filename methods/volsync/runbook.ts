@@ -6,6 +6,9 @@ import { kopiaIdentity, kopiaRepository, moverSecretRecipe, repositoryLocation, 
 import { bootstrap, claimOf, replicationSourceName, storageClassOf } from "../../domain/volsync";
 import { shellQuote } from "../../domain/truenas";
 import { code, credentialBlocks, Lines, nasMount, workloadsOf } from "../../domain/runbookText";
+import { copyAnchor } from "../../domain/runbookLinks";
+import { methodOf } from "../registry";
+import { snapschedulerChart, snapshotControllerChart, volsyncChart } from "../../domain/operators";
 
 export function volumeIntro(config: StackConfig, item: PlannedItem): Lines {
   const volume = config.apps[item.app].volumes[item.name];
@@ -149,4 +152,30 @@ export function wholeVolume(config: StackConfig, item: PlannedItem, volume: Volu
       `kubectl scale -n ${ns} deployment/<workload> --replicas=1`,
     ]),
   ];
+}
+
+/** The operators a volume's restore needs in a new cluster. */
+export function volumeOperators(config: StackConfig): string[] {
+  const volsync = volsyncChart(config);
+  return [
+    `VolSync (\`${volsync.chart}\` ${volsync.version} in \`${volsync.namespace}\`)`,
+    `the CSI snapshot controller (\`${snapshotControllerChart(config).chart}\`) and SnapScheduler (\`${snapschedulerChart(config).chart}\`)`,
+  ];
+}
+
+/** A volume after a lost cluster: the restore-once bootstrap fills it, or the runbook's whole-volume restore, or it starts empty. */
+export function volumeAfterLostCluster(config: StackConfig, item: PlannedItem): Lines {
+  const volume = config.apps[item.app].volumes[item.name];
+  const boot = bootstrap(config, item, volume, config.images);
+  if (boot) {
+    const rd = (boot.destination.metadata as { name: string }).name;
+    const check = boot.check && (boot.check.metadata as { name: string }).name;
+    return [
+      `   - volume \`${item.name}\`: restored by \`pulumi up --refresh\` itself: ReplicationDestination \`${rd}\` fills the new claim \`${claimOf(item, volume)}\`${check ? `, after the Job \`${check}\` proved the repository holds a backup (if it fails, fix the repository or credentials; do not skip it)` : ""}. Watch: \`kubectl get replicationdestination -n ${item.namespace} ${rd} -w\`.`,
+    ];
+  }
+  if (item.copies.some((c) => methodOf(c.method).controller === "volsync")) {
+    return [`   - volume \`${item.name}\`: create the claim \`${claimOf(item, volume)}\` empty, then [restore the whole volume](#${copyAnchor(item, item.copies[0])}) before the app starts.`];
+  }
+  return [`   - volume \`${item.name}\`: only local snapshots, which were lost with the storage: starts empty.`];
 }
