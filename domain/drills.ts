@@ -2,8 +2,9 @@
  * Restore drills as Kubernetes objects: per drilled item, a Secret recipe (built by an
  * ExternalSecret from the store, like every other consumer's) and a CronJob that restores the
  * newest backup of one copy into scratch space and proves it usable. Each method's drill.ts builds
- * its drill from the pieces here (domain/jobs/drills.ts and domain/jobs/cloudsyncDrill.ts hold the scripts). Drills use the same credentials a real restore
- * would, so a drill also proves that the store still holds working ones.
+ * its drill from the pieces here (domain/jobs/drills.ts and domain/jobs/cloudsyncDrill.ts hold the
+ * scripts). Drills use the same credentials a real restore would, so a drill also proves that the
+ * store still holds working ones.
  *
  * Dump and pgBackRest drills fetch in an init container and verify in the database's own image.
  * The fetch step always exits 0 and leaves its status in the scratch volume, so a failed fetch

@@ -22,7 +22,7 @@
  * as for every writer of an immutable bucket.
  */
 import type { StackConfig } from "./config/schema";
-import type { BackupPlan, PlannedJob } from "./model";
+import type { BackupPlan, DestinationKind, PlannedJob } from "./model";
 import { BucketConsumer, bucketConsumers, kopiaMirrorPrefix, repositoryPath } from "./storage";
 import { s3Endpoint, SecretRecipe } from "./repositories";
 import { bucketFields, storeItem } from "./secrets";
@@ -31,6 +31,7 @@ import { nasClaimName } from "./nas";
 import { kubeName, shortHash } from "./naming";
 import { describeCron, MINUTES_PER_WEEK, weeklyStartMinutes } from "./schedule";
 import { checkDir, checkNotify, COMMON_TOOLS, commonPart, Notify, NOTIFY_ENV, render, scriptHeader, shq } from "./jobs/scripts";
+import { isObjectStorage } from "../destinations/registry";
 
 type Manifest = Record<string, unknown>;
 
@@ -48,7 +49,7 @@ export interface PlannedKopiaMirror {
   /** The repository as people find it on the NAS: "<server>:<path>/<cluster>/kopia/<app>". */
   sourceLocation: string;
   destination: string;
-  destinationKind: "b2" | "r2";
+  destinationKind: DestinationKind;
   bucket: string;
   /** "<app>.mirror/<nas>/": beside the app's own repository in the bucket, never under it. */
   prefix: string;
@@ -99,7 +100,8 @@ export function kopiaMirrors(config: StackConfig, plan: BackupPlan): PlannedKopi
       for (const destination of names) {
         const consumer = consumers.find((c) => c.owner === app.name && c.destination === destination);
         const target = config.destinations[destination];
-        if (!consumer || (target.kind !== "b2" && target.kind !== "r2")) continue; // the config check reports it
+        if (!consumer || !isObjectStorage(target.kind)) continue; // the config check reports it
+        const endpoint = s3Endpoint(config, destination);
         const id = `${app.name}/kopia-mirror@${source}>${destination}`;
         const hour = (startHour + 1 + slot++) % 24;
         const minute = mirrorMinute(id, hour, [...busy, ...placed]);
@@ -117,8 +119,8 @@ export function kopiaMirrors(config: StackConfig, plan: BackupPlan): PlannedKopi
           destinationKind: target.kind,
           bucket: consumer.bucket,
           prefix: `${kopiaMirrorPrefix(app.name)}${source}/`,
-          endpoint: s3Endpoint(config, destination).host,
-          region: s3Endpoint(config, destination).region,
+          endpoint: endpoint.host,
+          region: endpoint.region,
           consumer,
           uid: owner.uid,
           gid: owner.gid,

@@ -19,7 +19,7 @@ import type { Site } from "./tiers";
 import { kubeName } from "./naming";
 import { compareText } from "./compare";
 import { methodOf } from "../methods/registry";
-import { destinationPlugin } from "../destinations/registry";
+import { destinationPlugin, isObjectStorage } from "../destinations/registry";
 
 /** The resource key that scopes a Cloudflare API token to one R2 bucket. */
 export function r2BucketResource(accountId: string, jurisdiction: string, bucket: string): string {
@@ -49,7 +49,7 @@ export interface BucketConsumer {
   /** Unique within the destination, stable across tier changes: "kopia-immich", "pgbackrest-postgres18-immich". */
   id: string;
   destination: string;
-  destinationKind: "b2" | "r2";
+  destinationKind: DestinationKind;
   bucket: string;
   credential: CredentialKind;
   /** The app (volsync, dumps) or CNPG cluster (pgbackrest) the credential is for. */
@@ -99,7 +99,7 @@ export function bucketConsumers(config: StackConfig, plan: BackupPlan): BucketCo
   const consumers = new Map<string, BucketConsumer>();
   for (const item of plan.items) {
     for (const copy of item.copies) {
-      if (copy.destinationKind !== "b2" && copy.destinationKind !== "r2") continue;
+      if (!isObjectStorage(copy.destinationKind)) continue;
       const storage = methodOf(copy.method).storage;
       if (!storage) continue;
       const credential = storage.credential;
@@ -129,7 +129,7 @@ export function bucketConsumers(config: StackConfig, plan: BackupPlan): BucketCo
     for (const destination of config.apps[app.name].kopiaMirrors ?? []) {
       const copy = app.items.flatMap((item) => item.copies).find((c) => c.method === "volsync-kopia" && c.destination === destination);
       const bucket = plan.destinations.find((d) => d.name === destination)?.buckets.find((b) => b.name === copy?.location);
-      if (!copy || !bucket || (copy.destinationKind !== "b2" && copy.destinationKind !== "r2")) continue; // the config check reports it
+      if (!copy || !bucket || !isObjectStorage(copy.destinationKind)) continue; // the config check reports it
       // Not "kopia-mirror-<app>": that is the id of the kopia credential of an app named "mirror-<app>".
       const id = kubeName(["kopiamirror", app.name], 50);
       consumers.set(`${destination}/${id}`, {

@@ -9,6 +9,7 @@ import { code, credentialBlocks, Lines, nasMount, workloadsOf } from "../../doma
 import { copyAnchor } from "../../domain/runbookLinks";
 import { methodOf } from "../registry";
 import { snapschedulerChart, snapshotControllerChart, volsyncChart } from "../../domain/operators";
+import { isObjectStorage } from "../../destinations/registry";
 
 export function volumeIntro(config: StackConfig, item: PlannedItem): Lines {
   const volume = config.apps[item.app].volumes[item.name];
@@ -31,7 +32,7 @@ export function volumeCopy(config: StackConfig, item: PlannedItem, copy: Planned
   const lines: Lines = [
     `### From \`${copy.destination}\`: ${restic ? "restic" : "Kopia"}, ReplicationSource \`${replicationSourceName(item, volume, copy)}\``,
     "",
-    `Repository \`${repository}\`${copy.destinationKind === "b2" || copy.destinationKind === "r2" ? ` (bucket \`${copy.location}\`)` : ` (on \`${copy.location}\`)`}${restic ? "" : `, Kopia identity \`${identityOf(item, volume)}\``}.`,
+    `Repository \`${repository}\`${isObjectStorage(copy.destinationKind) ? ` (bucket \`${copy.location}\`)` : ` (on \`${copy.location}\`)`}${restic ? "" : `, Kopia identity \`${identityOf(item, volume)}\``}.`,
     "",
     ...credentialBlocks(config, recipe, recipe),
     ...nasMount(config, copy),
