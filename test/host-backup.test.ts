@@ -183,12 +183,17 @@ describe("host backups with restic and systemd", function () {
       }
       const router = async () => (await bench.snapshots()).filter((s) => s.hostname === "router");
       assert.equal((await router()).length, 2, "--keep-last 2 keeps two of three");
-      // The default policy (7 daily, 4 weekly, 6 monthly, 2 yearly) keeps one snapshot of one day: the newest.
+      // The default policy (7 daily, 4 weekly, 6 monthly, 2 yearly) on one day's three runs keeps
+      // the newest as that day's daily, and (restic >= 0.17, while the daily bucket is not full)
+      // the oldest as well.
+      const before = (await router()).map((s) => s.time).sort();
       const result = await bench.backup(bench.options());
       assert.equal(result.code, 0, result.stderr);
       assert.match(result.stdout, /Applying Policy: keep 7 daily, 4 weekly, 6 monthly(,| and) 2 yearly snapshots/);
-      const newest = (await router()).map((s) => s.time).sort();
-      assert.equal(newest.length, 1);
+      const kept = (await router()).map((s) => s.time).sort();
+      assert.equal(kept.length, 2);
+      assert.equal(kept[0], before[0], "the oldest snapshot is kept");
+      assert.ok(kept[1] > before[before.length - 1], "the newest snapshot is this run's");
       const all = await bench.snapshots();
       assert.equal(all.filter((s) => s.hostname === "storage").length, 1, "another host's snapshots are never touched");
     });
@@ -206,11 +211,13 @@ describe("host backups with restic and systemd", function () {
       assert.equal((await bench.snapshots()).length, 0);
     });
 
-    it("fails on an unreachable repository path without creating one, and still runs the post hook", async () => {
-      const blocker = join(bench.dir, "not-a-directory");
-      writeFileSync(blocker, "");
-      const result = await bench.backup(bench.options(), bench.env({ RESTIC_REPOSITORY: join(blocker, "repo") }));
+    it("fails on an unreachable repository server without creating one, and still runs the post hook", async () => {
+      // An SFTP server that refuses the connection: restic fails at once. (Errors restic deems
+      // transient, such as a local path it cannot read, are retried for up to 15 minutes.)
+      const result = await bench.backup(bench.options(), bench.env({ RESTIC_REPOSITORY: "sftp://backup@127.0.0.1:1//srv/restic/router" }));
       assert.notEqual(result.code, 0);
+      assert.match(result.stderr, /Connection refused/);
+      assert.match(result.stderr, /cannot open the restic repository/);
       assert.deepEqual(bench.postHookRuns(), [`${result.code} repository`]);
       assert.doesNotMatch(result.stderr, /initialising/);
     });
