@@ -93,7 +93,7 @@ function portOpen(port: number): Promise<boolean> {
   });
 }
 
-function waitForExit(child: ChildProcess, timeoutMs = 10_000): Promise<void> {
+export function waitForExit(child: ChildProcess, timeoutMs = 10_000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
