@@ -10,8 +10,10 @@ import { kubeName, LABELS, labelValue } from "./naming";
 import { knownHostsLine, resticRepository, s3Endpoint, SecretRecipe, sshKeyRef, StoreValue } from "./repositories";
 import { bucketFields, storeItem } from "./secrets";
 import { nasClaimName } from "./nas";
-import { Notify, postgresDumpScript, redisDumpScript, resticOffsiteScript, rsyncOffsiteScript, sqliteDumpScript } from "./jobs/scripts";
+import { Notify, resticOffsiteScript, rsyncOffsiteScript } from "./jobs/scripts";
 import { restrictedContainer } from "./volsync";
+import { dataKindOf } from "../methods/registry";
+import type { DumpEngine } from "../methods/types";
 
 type Manifest = Record<string, unknown>;
 
@@ -30,6 +32,13 @@ export function dumpDirectory(config: StackConfig, app: string): string {
   return `${BACKUP_MOUNT}/${config.cluster.name}/dumps/${app}`;
 }
 
+/** How items of the item's kind are dumped (its data kind's dump engine). */
+export function dumpEngineOf(item: Pick<PlannedItem, "kind" | "id">): DumpEngine {
+  const engine = dataKindOf(item.kind).dump;
+  if (!engine) throw new Error(`${item.id}: items of kind ${item.kind} have no dump engine`);
+  return engine;
+}
+
 /** The claim on the NAS share the item's dumps land on. */
 function nasOf(item: PlannedItem): { claim: string } {
   const dump = item.copies.find((copy) => copy.method === "dump")!;
@@ -46,7 +55,7 @@ export function jobLabels(app: string, tier: number, data: string, destination?:
   };
 }
 
-function splitRef(ref: string): [string, string] {
+export function splitRef(ref: string): [string, string] {
   const slash = ref.indexOf("/");
   return [ref.slice(0, slash), ref.slice(slash + 1)];
 }
@@ -75,21 +84,11 @@ export function notifyFor(config: StackConfig, app: string, item: string): Notif
 
 /** The Secret a dump job reads: database credentials from the user's store items, notification secrets. */
 export function dumpSecretRecipe(config: StackConfig, item: PlannedItem): SecretRecipe | undefined {
-  const database = config.apps[item.app];
   const { values, template } = notificationValues(config, kubeName([config.cluster.name, item.app, item.name, "dump"]));
-  if (item.kind === "postgres") {
-    const db = database.databases[item.name];
-    if (db.engine !== "postgres") throw new Error(`${item.id} is not a postgres dump`);
-    values.push({ variable: "username", item: db.credentialsRef, field: "username" }, { variable: "password", item: db.credentialsRef, field: "password" });
-    Object.assign(template, { PGHOST: db.host, PGPORT: String(db.port), PGUSER: "{{ .username }}", PGPASSWORD: "{{ .password }}" });
-  } else if (item.kind === "redis") {
-    const redis = database.redis[item.name];
-    Object.assign(template, { REDIS_HOST: redis.host, REDIS_PORT: String(redis.port) });
-    if (redis.passwordRef) {
-      const [ref, field] = splitRef(redis.passwordRef);
-      values.push({ variable: "redisPassword", item: ref, field });
-      template.REDISCLI_AUTH = "{{ .redisPassword }}";
-    }
+  const credentials = dumpEngineOf(item).credentials?.(config, item);
+  if (credentials) {
+    values.push(...credentials.values);
+    Object.assign(template, credentials.template);
   }
   if (Object.keys(template).length === 0) return undefined;
   return { name: kubeName(["hb", item.app, item.name, "dump"]), namespace: item.namespace, template, values };
@@ -225,27 +224,8 @@ export function dumpCronJob(config: StackConfig, item: PlannedItem, copy: Planne
     nas: { ...nasOf(item), readOnly: false },
     ensureDirectory: dir,
   };
-  const app = config.apps[item.app];
-  if (item.kind === "postgres") {
-    const db = app.databases[item.name];
-    if (db.engine !== "postgres") throw new Error(`${item.id} is not a postgres dump`);
-    return backupCronJob({ ...base, image: config.images.postgres, script: postgresDumpScript({ database: db.database, keepLast, dir, notify }), uid: JOB_UID, gid: JOB_GID });
-  }
-  if (item.kind === "redis") {
-    return backupCronJob({ ...base, image: config.images.redis, script: redisDumpScript({ keepLast, dir, notify }), uid: JOB_UID, gid: JOB_GID });
-  }
-  const file = app.sqlite[item.name];
-  const owner = sqliteOwner(config, item);
-  return backupCronJob({
-    ...base,
-    image: config.images.sqlite,
-    script: sqliteDumpScript({ databasePath: `${SOURCE_MOUNT}${file.path}`, keepLast, dir, notify }),
-    // As the volume's owner, without fsGroup: the app's files keep their owner and group (SQLite
-    // may create the -shm and -wal files there). JOB_GID, supplementary, reaches the NAS share.
-    ...owner,
-    sourceClaim: file.claim,
-    affinity: besideApp(file.appSelector ?? { "app.kubernetes.io/name": item.app }),
-  });
+  const engine = dumpEngineOf(item);
+  return backupCronJob({ ...base, image: engine.image(config), ...engine.job(config, item, { keepLast, dir, notify }) });
 }
 
 /** A ReadWriteOnce claim mounts on one node only: a job that mounts an app's claim runs beside the app's pods. */

@@ -48,13 +48,13 @@ export function methodOf(id: string): BackupMethod {
   return method;
 }
 
-/** The storage facts of the method whose credential is `credential`. */
 /** Who keeps a copy's passwords and who its bucket credential in the store (the app unless the method says otherwise). */
 export function copyStoreOwners(config: StackConfig, item: PlannedItem, method: BackupMethod): { passwords: string; credential: string } {
   const consumer = method.storage?.owner?.(config, item) ?? item.app;
   return { passwords: method.secrets?.owner?.(config, item) ?? item.app, credential: method.storage?.secretOwner?.(consumer) ?? consumer };
 }
 
+/** The storage facts of the method whose credential is `credential`. */
 export function methodStorage(credential: string): MethodStorage | undefined {
   return METHODS.find((method) => method.storage?.credential === credential)?.storage;
 }

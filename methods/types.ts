@@ -19,6 +19,9 @@ import type { AlertContext, AlertRule } from "../domain/alerts";
 import type { DeclaredCopy } from "../domain/protection";
 import type { BackupGraph, CopyEvidence, DataNode } from "../policies/graph";
 import type { PolicyResource } from "@pulumi/policy";
+import type { StoreValue } from "../domain/repositories";
+import type { Notify } from "../domain/jobs/scripts";
+import type { DumpEngine as DumpVerifyEngine } from "../domain/jobs/drills";
 
 /** What every data owner (an app, a dataset, a host) may say about its copies. */
 export interface OwnerPolicy {
@@ -234,6 +237,29 @@ export interface DataKindPlugin {
   runbook: DataKindRunbook;
   /** Alert rules of the item itself, after its copies' (a volume's restore-once bootstrap). */
   alerts?(context: AlertContext, item: PlannedItem): AlertRule[];
+  /** How the dump method dumps and loads items of this kind. */
+  dump?: DumpEngine;
+}
+
+/** How the dump method dumps an item of a kind to one file and proves the file by loading it. */
+export interface DumpEngine {
+  /** The image with the engine's client tools: it writes the dump, and loads it in drills. */
+  image(config: StackConfig): string;
+  /** The engine's part of the dump job's Secret: the server's address and the user's credentials. */
+  credentials?(config: StackConfig, item: PlannedItem): { values: StoreValue[]; template: Record<string, string> };
+  /** The dump job's script, who it runs as, and the app claim it reads (file databases). */
+  job(config: StackConfig, item: PlannedItem, o: { keepLast: number; dir: string; notify: Notify }): DumpJob;
+  /** How the drill loads the fetched dump (dumpVerifyScript's engine) and how long it may take. */
+  drill(config: StackConfig, item: PlannedItem): { engine: DumpVerifyEngine; uid?: number; deadlineSeconds: number };
+}
+
+export interface DumpJob {
+  script: string;
+  uid: number;
+  gid: number;
+  /** The app's claim, mounted at SOURCE_MOUNT: the job runs beside the app's pods (`affinity`). */
+  sourceClaim?: string;
+  affinity?: Record<string, unknown>;
 }
 
 /** What every app item starts from. */

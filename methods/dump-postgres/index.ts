@@ -1,6 +1,7 @@
 /** PostgreSQL databases outside CloudNativePG, dumped with pg_dump (or pg_dumpall). */
 import type { MethodPlugin } from "../types";
 import { dumpMethodFor } from "../dumps";
+import { postgresDump } from "./engine";
 import { expectedBytes, sortedEntries } from "../planning";
 import { dumpAfterLostCluster, loadDump } from "../dumps/runbook";
 import { postgresIntro, postgresLoad, postgresUserSecrets } from "./runbook";
@@ -17,6 +18,7 @@ export const dumpPostgres: MethodPlugin = {
           db.engine === "postgres" ? [{ ...base, id: `${appName}/postgres/${name}`, kind: "postgres", name, expectedBytes: expectedBytes(db.expectedSize) }] : [],
         ),
       methodFor: (_config, _item, kind, chosen) => dumpMethodFor(kind, chosen),
+      dump: postgresDump,
     },
   ],
 };

@@ -1,6 +1,7 @@
 /** Redis instances, dumped as RDB files. */
 import type { MethodPlugin } from "../types";
 import { dumpMethodFor } from "../dumps";
+import { redisDump } from "./engine";
 import { expectedBytes, sortedEntries } from "../planning";
 import { dumpAfterLostCluster, loadDump } from "../dumps/runbook";
 import { redisIntro, redisLoad, redisUserSecrets } from "./runbook";
@@ -21,6 +22,7 @@ export const dumpRedis: MethodPlugin = {
           expectedBytes: expectedBytes(redis.expectedSize, "100Mi"),
         })),
       methodFor: (_config, _item, kind, chosen) => dumpMethodFor(kind, chosen),
+      dump: redisDump,
     },
   ],
 };

@@ -1,6 +1,7 @@
 /** SQLite files in app volumes, copied consistently with the sqlite3 backup API. */
 import type { MethodPlugin } from "../types";
 import { dumpMethodFor } from "../dumps";
+import { sqliteDump } from "./engine";
 import { expectedBytes, sortedEntries } from "../planning";
 import { dumpAfterLostCluster, loadDump } from "../dumps/runbook";
 import { sqliteIntro, sqliteLoad } from "./runbook";
@@ -21,6 +22,7 @@ export const dumpSqlite: MethodPlugin = {
           expectedBytes: expectedBytes(file.expectedSize, "100Mi"),
         })),
       methodFor: (_config, _item, kind, chosen) => dumpMethodFor(kind, chosen),
+      dump: sqliteDump,
     },
   ],
 };

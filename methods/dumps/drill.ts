@@ -2,9 +2,7 @@
  * The restore drill of a dump copy: an init container fetches the newest dump (from the NAS share,
  * the restic repository or over rsync) and the database's own image proves it restores.
  */
-import type { StackConfig } from "../../domain/config/schema";
-import type { PlannedItem } from "../../domain/model";
-import { BACKUP_MOUNT, dumpDirectory, JOB_GID, JOB_UID, notifyFor } from "../../domain/dumps";
+import { BACKUP_MOUNT, dumpDirectory, dumpEngineOf, JOB_GID, JOB_UID, notifyFor } from "../../domain/dumps";
 import { knownHostsLine, sshKeyRef, StoreValue } from "../../domain/repositories";
 import { nasClaimName } from "../../domain/nas";
 import { dumpVerifyScript, nasDumpFetchScript, resticDumpFetchScript, rsyncDumpFetchScript } from "../../domain/jobs/drills";
@@ -13,12 +11,8 @@ import { drillCronJob, drillSecretName, notificationEnv, storeResticEnv, withNot
 
 type Manifest = Record<string, unknown>;
 
-/** The alpine postgres image's postgres user: initdb refuses root and wants a real account. */
-export const ALPINE_POSTGRES_UID = 70;
-
 export function dumpDrill({ config, item, copy, job, maxAgeHours }: DrillContext): DrillObjects {
   const notify = notifyFor(config, item.app, item.name);
-  const app = config.apps[item.app];
   const dir = dumpDirectory(config, item.app);
   const name = drillSecretName(item);
   const values: StoreValue[] = [];
@@ -30,7 +24,7 @@ export function dumpDrill({ config, item, copy, job, maxAgeHours }: DrillContext
   if (copy.method === "dump") {
     mounts.push({ name: "backup", mountPath: BACKUP_MOUNT, readOnly: true });
     volumes.push({ name: "backup", persistentVolumeClaim: { claimName: nasClaimName(copy.destination), readOnly: true } });
-    fetch = { image: verifyImage(config, item), script: nasDumpFetchScript({ dir, item: item.name, maxAgeHours }), mounts };
+    fetch = { image: dumpEngineOf(item).image(config), script: nasDumpFetchScript({ dir, item: item.name, maxAgeHours }), mounts };
   } else if (copy.method === "dump-restic") {
     const env = storeResticEnv(config, item, copy);
     values.push(...env.values);
@@ -71,8 +65,8 @@ export function dumpDrill({ config, item, copy, job, maxAgeHours }: DrillContext
 
   const secret = withNotifications(config, item, name, values, template);
   const hasSecret = Object.keys(secret.template).length > 0;
-  const engine = dumpEngine(config, item);
-  const database = item.kind === "postgres" ? app.databases[item.name] : undefined;
+  const engine = dumpEngineOf(item);
+  const load = engine.drill(config, item);
   return {
     secret: hasSecret ? secret : undefined,
     cronJob: drillCronJob({
@@ -84,27 +78,14 @@ export function dumpDrill({ config, item, copy, job, maxAgeHours }: DrillContext
       secretName: hasSecret ? name : undefined,
       fetch,
       main: {
-        image: verifyImage(config, item),
-        script: dumpVerifyScript({ engine, item: item.name, notify }),
+        image: engine.image(config),
+        script: dumpVerifyScript({ engine: load.engine, item: item.name, notify }),
         // Only notification values: the fetch step's credentials never reach the database image.
         env: notificationEnv(secret, name),
-        uid: engine.startsWith("postgres") ? ALPINE_POSTGRES_UID : undefined,
+        uid: load.uid,
       },
       volumes,
-      deadlineSeconds: database ? 6 * 3600 : 2 * 3600,
+      deadlineSeconds: load.deadlineSeconds,
     }),
   };
-}
-
-export function dumpEngine(config: StackConfig, item: PlannedItem): "postgres" | "postgres-all" | "sqlite" | "redis" {
-  if (item.kind === "sqlite") return "sqlite";
-  if (item.kind === "redis") return "redis";
-  const db = config.apps[item.app].databases[item.name];
-  return db.engine === "postgres" && db.database === "all" ? "postgres-all" : "postgres";
-}
-
-export function verifyImage(config: StackConfig, item: PlannedItem): string {
-  if (item.kind === "sqlite") return config.images.sqlite;
-  if (item.kind === "redis") return config.images.redis;
-  return config.images.postgres;
 }
