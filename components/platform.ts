@@ -5,25 +5,22 @@ import { LABELS } from "../domain/naming";
 import { planBackups, planSummary } from "../domain/plan";
 import type { BackupPlan } from "../domain/model";
 import { secretOwners } from "../domain/secrets";
-import { bucketConsumers, r2LockPrefixes } from "../domain/storage";
+import { bucketConsumers } from "../domain/storage";
 import { COMPONENT_TYPES } from "../domain/types";
 import { AppBackup } from "./appBackup";
 import { BackupAlerts } from "./backupAlerts";
 import { BackupContext } from "./context";
 import { Operators } from "./operators";
 import { SnapshotSchedules } from "./snapshotSchedules";
-import { DatasetBackup } from "./datasetBackup";
 import { RepositoryVerification } from "./repositoryVerification";
-import { RestoreDrill } from "./restoreDrill";
 import { verificationName } from "../domain/verification";
 import { kopiaMirrors } from "../domain/kopiaMirror";
-import { HostBackup } from "./hostBackup";
+import { machineComponent } from "./machines";
 import { NasShare } from "./nasShare";
 import { nasMounts } from "../domain/nas";
 import { CredentialStore } from "./secrets/credentialStore";
-import { B2Destination } from "./storage/b2Destination";
 import { ConsumerCredential } from "./storage/credentials";
-import { R2Destination } from "./storage/r2Destination";
+import { StorageComponent, storageComponent } from "./storage/registry";
 
 /** Pod Security Admission: the namespace admits only pods that pass the "restricted" profile. */
 const RESTRICTED_POD_SECURITY = {
@@ -47,7 +44,7 @@ export class BackupPlatform extends pulumi.ComponentResource {
   /** Locked-down namespace for generated credentials and shared backup jobs. */
   readonly systemNamespace: k8s.core.v1.Namespace;
   /** Offsite destinations by name, with their endpoints, buckets and consumers. */
-  readonly destinations: Record<string, B2Destination | R2Destination> = {};
+  readonly destinations: Record<string, StorageComponent> = {};
 
   constructor(name: string, args: BackupPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
     const { config } = args;
@@ -102,42 +99,11 @@ export class BackupPlatform extends pulumi.ComponentResource {
     });
   }
 
-  /** TrueNAS datasets and hosts, reached over SSH with the keys in the stack's credentials. */
+  /** Machine data (TrueNAS datasets, hosts; see components/machines.ts), and the verification of what lives outside any app namespace. */
   private machines(context: BackupContext, store: CredentialStore, bucketCredentials: Record<string, Record<string, ConsumerCredential>>): void {
-    const { config, plan } = context;
+    const { plan } = context;
     for (const item of plan.items) {
-      if (item.kind === "dataset") {
-        const passwords = store.passwords[item.app] ?? {};
-        new DatasetBackup(
-          `truenas-${item.name}`,
-          {
-            item,
-            context,
-            sshPrivateKey: pulumi.secret(config.credentials.truenas?.sshPrivateKey ?? ""),
-            cloudsync: { password: passwords["cloudsync-password"], salt: passwords["cloudsync-salt"] },
-          },
-          { parent: this },
-        );
-        // The drill runs in the cluster's system namespace: it needs only the bucket and the passwords.
-        for (const job of plan.jobs.filter((j) => j.kind === "restore-drill" && j.itemId === item.id)) {
-          new RestoreDrill(`truenas-${item.name}-drill`, { item, job, context }, { parent: this, providers: { kubernetes: context.kubernetes }, dependsOn: [this.systemNamespace] });
-        }
-      } else if (item.kind === "host") {
-        const credentials = Object.fromEntries(
-          item.copies.map((copy) => [copy.destination, Object.values(bucketCredentials[copy.destination] ?? {}).find((c) => c.consumer.owner === item.app)]),
-        );
-        new HostBackup(
-          `host-${item.name}`,
-          {
-            item,
-            context,
-            sshPrivateKey: pulumi.secret(config.credentials[item.name]?.sshPrivateKey ?? ""),
-            resticPassword: store.passwords[item.app]?.["restic-password"] ?? "",
-            bucketCredentials: credentials,
-          },
-          { parent: this },
-        );
-      }
+      machineComponent(item.kind)?.({ item, context, store, bucketCredentials, systemNamespace: this.systemNamespace }, { parent: this });
       // Hosts' repositories are verified from the cluster's system namespace, with the store's copy of their keys.
       if (item.namespace === "") {
         for (const job of plan.jobs.filter((j) => j.kind === "verify" && j.itemId === item.id)) {
@@ -147,43 +113,16 @@ export class BackupPlatform extends pulumi.ComponentResource {
     }
   }
 
-  /** B2 and R2 destinations that hold at least one bucket; returns each consumer's credential. */
+  /** Object-storage destinations that hold at least one bucket; returns each consumer's credential. */
   private offsiteStorage(config: StackConfig, plan: BackupPlan): Record<string, Record<string, ConsumerCredential>> {
     const consumers = bucketConsumers(config, plan);
     const credentials: Record<string, Record<string, ConsumerCredential>> = {};
     for (const destination of plan.destinations) {
       if (destination.buckets.length === 0) continue;
-      const target = config.destinations[destination.name];
-      const mine = consumers.filter((consumer) => consumer.destination === destination.name);
-      const secrets = config.credentials[destination.name] ?? {};
-      let component: B2Destination | R2Destination;
-      if (target.kind === "b2") {
-        component = new B2Destination(
-          destination.name,
-          {
-            cluster: config.cluster.name,
-            destination: target,
-            buckets: destination.buckets,
-            consumers: mine,
-            credentials: { applicationKeyId: pulumi.secret(secrets.applicationKeyId!), applicationKey: pulumi.secret(secrets.applicationKey!) },
-          },
-          { parent: this },
-        );
-      } else if (target.kind === "r2") {
-        component = new R2Destination(
-          destination.name,
-          {
-            cluster: config.cluster.name,
-            destination: target,
-            buckets: destination.buckets.map((bucket) => ({ ...bucket, lockPrefixes: r2LockPrefixes(config, plan, bucket.name) })),
-            consumers: mine,
-            apiToken: pulumi.secret(secrets.apiToken!),
-          },
-          { parent: this },
-        );
-      } else {
-        continue;
-      }
+      const create = storageComponent(config.destinations[destination.name].kind);
+      if (!create) continue;
+      const consumersHere = consumers.filter((consumer) => consumer.destination === destination.name);
+      const component = create({ config, plan, destination, consumers: consumersHere }, { parent: this });
       this.destinations[destination.name] = component;
       credentials[destination.name] = component.credentials;
     }
