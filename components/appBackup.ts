@@ -1,15 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { PlannedApp } from "../domain/model";
 import { COMPONENT_TYPES } from "../domain/types";
-import { CnpgBackup } from "./cnpgBackup";
 import { BackupContext } from "./context";
-import { DumpBackup } from "./dumpBackup";
-import { DumpOffsite } from "./dumpOffsite";
+import { appJobComponent, itemComponent, sharedCopyComponent } from "./items";
 import { RepositoryVerification } from "./repositoryVerification";
 import { RestoreDrill } from "./restoreDrill";
-import { VolumeBackup } from "./volumeBackup";
-import { kubernetesObject } from "./kubernetes";
-import { kopiaMaintenance } from "../domain/volsync";
 import { verificationName } from "../domain/verification";
 import { KopiaMirror } from "./kopiaMirror";
 import { volumeCanary } from "../domain/canary";
@@ -30,32 +25,24 @@ export class AppBackup extends pulumi.ComponentResource {
     const { app } = args;
     super(COMPONENT_TYPES.app, name, { app: app.name, namespace: app.namespace, tier: app.tier, destinations: app.destinations }, opts);
     const childOpts = { parent: this };
-    // One maintenance per Kopia repository; the app's Kopia volumes share a repository per destination.
-    for (const job of args.context.plan.jobs.filter((j) => j.app === app.name && j.kind === "kopia-maintenance")) {
-      const item = app.items.find((i) => i.copies.some((c) => c.destination === job.destination && c.method === "volsync-kopia"))!;
-      const volume = args.context.config.apps[app.name].volumes[item.name];
-      kubernetesObject(`${app.name}-${job.destination}-kopia-maintenance`, kopiaMaintenance(args.context.config, job, item, volume), {
-        ...childOpts,
-        dependsOn: args.context.operators,
-      });
+    for (const job of args.context.plan.jobs.filter((j) => j.app === app.name)) {
+      appJobComponent(job)?.({ job, items: app.items, context: args.context }, { ...childOpts, dependsOn: args.context.operators });
     }
-    // An app's dumps go offsite together: one job per destination, whichever dump declared it first.
-    const offsite = new Map<string, { item: (typeof app.items)[number]; copy: (typeof app.items)[number]["copies"][number] }>();
+    // Copies one job makes for all the app's items per destination and method, declared by the first item that has one.
+    const shared = new Map<string, { item: (typeof app.items)[number]; copy: (typeof app.items)[number]["copies"][number] }>();
     for (const item of app.items) {
       for (const copy of item.copies) {
-        if ((copy.method === "dump-restic" || copy.method === "dump-rsync") && !offsite.has(copy.destination)) offsite.set(copy.destination, { item, copy });
+        if (sharedCopyComponent(copy) && !shared.has(copy.destination)) shared.set(copy.destination, { item, copy });
       }
     }
-    for (const [destination, { item, copy }] of offsite) {
-      new DumpOffsite(`${app.name}-dumps-${destination}`, { item, copy, context: args.context }, childOpts);
+    for (const [destination, { item, copy }] of shared) {
+      sharedCopyComponent(copy)!(`${app.name}-dumps-${destination}`, { item, copy, context: args.context }, childOpts);
     }
     for (const item of app.items) {
       // Logical names are "<app>-<kind>-<name>": stable across tier and destination changes.
       const childName = `${app.name}-${item.kind}-${item.name}`;
       const childArgs = { item, context: args.context };
-      if (item.kind === "volume") new VolumeBackup(childName, childArgs, childOpts);
-      else if (item.kind === "cnpg") new CnpgBackup(childName, childArgs, childOpts);
-      else new DumpBackup(childName, childArgs, childOpts);
+      itemComponent(item)(childName, childArgs, childOpts);
       for (const job of args.context.plan.jobs.filter((j) => j.kind === "restore-drill" && j.itemId === item.id)) {
         new RestoreDrill(`${childName}-drill`, { item, job, context: args.context }, { ...childOpts, dependsOn: args.context.operators });
       }

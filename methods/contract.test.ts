@@ -12,6 +12,7 @@ import type { DestinationPlugin } from "../destinations/types";
 import type { MethodPlugin } from "./types";
 import { planBackups } from "../domain/plan";
 import { exampleStackConfig } from "../test/support/stack";
+import { itemComponent } from "../components/items";
 
 function folders(root: string): string[] {
   return readdirSync(root, { withFileTypes: true })
@@ -53,6 +54,13 @@ describe("the method and destination registries (contract every folder must hono
     assert.deepEqual([...new Set(ids)], ids, "two methods share an id");
     const kinds = DATA_KINDS.map((kind) => kind.kind);
     assert.deepEqual([...new Set(kinds)], kinds, "two data kinds share a kind");
+  });
+
+  it("wires every kind of app data with a component (components/items.ts)", () => {
+    for (const kind of DATA_KINDS.filter((plugin) => plugin.appItems)) {
+      assert.doesNotThrow(() => itemComponent({ kind: kind.kind, id: `app/${kind.kind}/x` }), `no component for kind ${kind.kind}`);
+    }
+    assert.throws(() => itemComponent({ kind: "no-such-kind", id: "app/x/y" }), /no component wires items of kind no-such-kind/);
   });
 
   for (const method of METHODS) {
