@@ -1,10 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
-import { clusterPatch, ownedCluster, pluginConfig, scheduledBackups, stanza } from "../domain/cnpg";
+import { clusterPatch, ownedCluster, pluginConfig, scheduledBackups, stanza } from "../methods/pgbackrest/cluster";
 import type { PlannedItem } from "../domain/model";
 import { protectionOf } from "../domain/protection";
 import { externalSecretManifest, pgbackrestSecretRecipe } from "../domain/repositories";
 import { COMPONENT_TYPES } from "../domain/types";
-import { dataLabels } from "../domain/volsync";
+import { dataLabels } from "../methods/volsync/manifests";
 import * as k8s from "@pulumi/kubernetes";
 import { BackupContext } from "./context";
 import { kubernetesObject } from "./kubernetes";

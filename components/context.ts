@@ -1,7 +1,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../domain/config/schema";
-import type { PlannedKopiaMirror } from "../domain/kopiaMirror";
+import type { PlannedKopiaMirror } from "../methods/volsync-kopia/mirror";
 import type { BackupPlan } from "../domain/model";
 
 /** What every component below the platform may read: the validated config and the plan. */

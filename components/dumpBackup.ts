@@ -1,10 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
-import { dumpCronJob, dumpSecretRecipe } from "../domain/dumps";
+import { dumpCronJob, dumpSecretRecipe } from "../methods/dumps/manifests";
 import type { PlannedItem } from "../domain/model";
 import { protectionOf } from "../domain/protection";
 import { externalSecretManifest } from "../domain/repositories";
 import { COMPONENT_TYPES } from "../domain/types";
-import { dataLabels } from "../domain/volsync";
+import { dataLabels } from "../methods/volsync/manifests";
 import { BackupContext } from "./context";
 import { kubernetesObject } from "./kubernetes";
 

@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
-import { offsiteCronJob, offsiteSecretRecipe } from "../domain/dumps";
+import { offsiteCronJob, offsiteSecretRecipe } from "../methods/dumps/manifests";
 import type { PlannedCopy, PlannedItem } from "../domain/model";
 import { externalSecretManifest } from "../domain/repositories";
-import { dataLabels } from "../domain/volsync";
+import { dataLabels } from "../methods/volsync/manifests";
 import { BackupContext } from "./context";
 import { kubernetesObject } from "./kubernetes";
 

@@ -4,7 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { JobKind, PlannedCopy, PlannedItem, PlannedJob } from "../domain/model";
-import { kopiaMaintenance } from "../domain/volsync";
+import { kopiaMaintenance } from "../methods/volsync/manifests";
 import { BackupContext } from "./context";
 import { CnpgBackup } from "./cnpgBackup";
 import { DumpBackup } from "./dumpBackup";

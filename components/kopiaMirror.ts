@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { kopiaMirrorCronJob, kopiaMirrorLabels, kopiaMirrorSecretRecipe, PlannedKopiaMirror } from "../domain/kopiaMirror";
+import { kopiaMirrorCronJob, kopiaMirrorLabels, kopiaMirrorSecretRecipe, PlannedKopiaMirror } from "../methods/volsync-kopia/mirror";
 import { externalSecretManifest } from "../domain/repositories";
 import { COMPONENT_TYPES } from "../domain/types";
 import { BackupContext } from "./context";

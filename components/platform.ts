@@ -14,7 +14,7 @@ import { Operators } from "./operators";
 import { SnapshotSchedules } from "./snapshotSchedules";
 import { RepositoryVerification } from "./repositoryVerification";
 import { verificationName } from "../domain/verification";
-import { kopiaMirrors } from "../domain/kopiaMirror";
+import { kopiaMirrors } from "../methods/volsync-kopia/mirror";
 import { machineComponent } from "./machines";
 import { NasShare } from "./nasShare";
 import { nasMounts } from "../domain/nas";

@@ -4,7 +4,7 @@ import type { PlannedItem, PlannedJob } from "../domain/model";
 import { externalSecretManifest } from "../domain/repositories";
 import { LABELS } from "../domain/naming";
 import { COMPONENT_TYPES } from "../domain/types";
-import { dataLabels } from "../domain/volsync";
+import { dataLabels } from "../methods/volsync/manifests";
 import { BackupContext } from "./context";
 import { kubernetesObject } from "./kubernetes";
 

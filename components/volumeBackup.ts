@@ -3,7 +3,7 @@ import type { PlannedItem } from "../domain/model";
 import { protectionOf } from "../domain/protection";
 import { externalSecretManifest, moverSecretRecipe } from "../domain/repositories";
 import { COMPONENT_TYPES } from "../domain/types";
-import { bootstrap, bootstrapCopy, claimOf, dataLabels, replicationSource, RESTORE_CHECK_TIMEOUT, volumeSnapshotClassOf } from "../domain/volsync";
+import { bootstrap, bootstrapCopy, claimOf, dataLabels, replicationSource, RESTORE_CHECK_TIMEOUT, volumeSnapshotClassOf } from "../methods/volsync/manifests";
 import { claimSnapshotLabelPatch, snapshotLabels } from "../domain/snapshots";
 import * as k8s from "@pulumi/kubernetes";
 import { BackupContext } from "./context";

@@ -3,7 +3,7 @@ import { canaryCronJob, canarySecretRecipe, PlannedCanary } from "../domain/cana
 import { LABELS } from "../domain/naming";
 import { externalSecretManifest } from "../domain/repositories";
 import { COMPONENT_TYPES } from "../domain/types";
-import { dataLabels } from "../domain/volsync";
+import { dataLabels } from "../methods/volsync/manifests";
 import { BackupContext } from "./context";
 import { kubernetesObject } from "./kubernetes";
 

@@ -34,7 +34,7 @@ import { MIRROR_ANCHOR, PLATFORM_ANCHORS, PLATFORM_PAGE, runbookUrl } from "./ru
 import { drillName, drillNamespace } from "./drills";
 import { verificationName } from "./verification";
 import { maxGapHours } from "./schedule";
-import { kopiaMirrorCronJob, kopiaMirrors, PlannedKopiaMirror } from "./kopiaMirror";
+import { kopiaMirrorCronJob, kopiaMirrors, PlannedKopiaMirror } from "../methods/volsync-kopia/mirror";
 import { compareText } from "./compare";
 import { CANARY_FILE } from "./jobs/canary";
 import { PlannedCanary, volumeCanary } from "./canary";

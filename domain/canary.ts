@@ -10,13 +10,13 @@ import { Cron } from "croner";
 import type { StackConfig } from "./config/schema";
 import type { BackupPlan, PlannedCopy, PlannedItem, PlannedSchedule } from "./model";
 import { drillCopy } from "./drillSchedule";
-import { backupCronJob, besideApp, jobLabels, notificationValues, notifyFor, SOURCE_MOUNT } from "./dumps";
 import { canaryWriteScript } from "./jobs/canary";
 import type { CanaryCheck } from "./jobs/drills";
 import { kubeName, LABELS } from "./naming";
 import type { SecretRecipe } from "./repositories";
 import { describeCron, maxGapHours, weeklyStartMinutes } from "./schedule";
-import { claimOf } from "./volsync";
+import { claimOf } from "../methods/volsync/manifests";
+import { backupCronJob, besideApp, jobLabels, notificationValues, notifyFor, SOURCE_MOUNT } from "./jobPods";
 
 type Manifest = Record<string, unknown>;
 

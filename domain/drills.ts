@@ -16,14 +16,14 @@ import type { StackConfig } from "./config/schema";
 import type { PlannedCopy, PlannedItem, PlannedJob } from "./model";
 import { cnpgClusterName, credentialKindOf } from "./storage";
 import { kubeName, LABELS } from "./naming";
-import { JOB_RESOURCES, jobLabels, notificationValues, podSecurity } from "./dumps";
 import { NAS_MOUNT, resticRepository, s3Endpoint, SecretRecipe, StoreValue } from "./repositories";
 import { nasClaimName } from "./nas";
 import { bucketFields, cnpgOwner, storeItem } from "./secrets";
-import { restrictedContainer } from "./volsync";
 import { DRILL_SCRATCH } from "./jobs/drills";
 import { methodOf } from "../methods/registry";
 import { destinationPlugin } from "../destinations/registry";
+import { JOB_RESOURCES, jobLabels, notificationValues, podSecurity } from "./jobPods";
+import { restrictedContainer } from "./jobPods";
 
 type Manifest = Record<string, unknown>;
 

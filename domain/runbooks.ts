@@ -17,11 +17,10 @@ import { compareText } from "./compare";
 import { describeCopyRetention } from "./retention";
 import { kubeName, LABELS } from "./naming";
 import { MIRROR_ANCHOR, PLATFORM_ANCHORS, PLATFORM_PAGE, RUNBOOK_DIR, runbookAnchor, runbookPath, runbookUrl } from "./runbookLinks";
-import { kopiaMirrors, PlannedKopiaMirror } from "./kopiaMirror";
+import { kopiaMirrors, PlannedKopiaMirror } from "../methods/volsync-kopia/mirror";
 import { NAS_MOUNT } from "./repositories";
 import { bucketFields, SecretOwner, secretOwners, storeItem } from "./secrets";
 import { RecoveryRow, recoverySheet } from "./recovery";
-import { BACKUP_MOUNT } from "./dumps";
 import { drillName, drillNamespace } from "./drills";
 import { verificationName } from "./verification";
 import { hostDrillTask, hostTarget } from "./machines";
@@ -33,6 +32,7 @@ import { CANARY_FILE } from "./jobs/canary";
 import { anchor, cell, code, hours, Lines, runNow, storeName, storeRead } from "./runbookText";
 import { copyAnchor, drillsAnchor } from "./runbookLinks";
 import { destinationPlugin } from "../destinations/registry";
+import { BACKUP_MOUNT } from "./jobPods";
 
 // ---------------------------------------------------------------------------------------------
 // Entry points (a stack output) and anchors

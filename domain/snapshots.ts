@@ -6,9 +6,9 @@
  */
 import type { StackConfig } from "./config/schema";
 import type { BackupPlan, PlannedCopy, PlannedItem } from "./model";
-import { PATCH_ANNOTATION } from "./cnpg";
+import { PATCH_ANNOTATION } from "../methods/pgbackrest/cluster";
 import { kubeName, LABEL_PREFIX, LABELS, labelValue } from "./naming";
-import { volumeSnapshotClassOf } from "./volsync";
+import { volumeSnapshotClassOf } from "../methods/volsync/manifests";
 
 type Manifest = Record<string, unknown>;
 

@@ -8,10 +8,10 @@ import type { StackConfig } from "./config/schema";
 import type { BackupPlan, PlannedCopy, PlannedItem, PlannedJob } from "./model";
 import { kubeName, LABELS } from "./naming";
 import { DrillObjects, type DrillPod, withNotifications } from "./drills";
-import { JOB_GID, JOB_UID, notifyFor } from "./dumps";
 import { type SecretRecipe, StoreValue } from "./repositories";
 import type { Notify } from "./jobs/scripts";
 import { methodOf } from "../methods/registry";
+import { JOB_GID, JOB_UID, notifyFor } from "./jobPods";
 
 /**
  * The CronJob of a verification: "<app>-<item>-verify-<destination>" for restic and pgBackRest

@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
  * engine, evaluates the policy pack on what it registered, and renders the artifacts.
  */
 import { machineTasks } from "../domain/machines";
-import { kopiaMirrorPlanSection, kopiaMirrors } from "../domain/kopiaMirror";
+import { kopiaMirrorPlanSection, kopiaMirrors } from "../methods/volsync-kopia/mirror";
 import { recoverySheet } from "../domain/recovery";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
@@ -22,7 +22,7 @@ import { runProgram, CapturedResource } from "./engine";
 import { evaluatePolicies, PolicyConfigError, PolicyPackConfig, PolicyReport } from "./policyHarness";
 import { kubernetesObjects, KubernetesObject, renderBackupPlan, renderManifests, resourceRecords, ResourceRecord } from "./render";
 import { readStackFile } from "./stackFile";
-import program = require("../index");
+import program = require("..");
 
 export interface PlanOptions {
   /** Path of a Pulumi.<stack>.yaml file. */

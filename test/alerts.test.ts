@@ -12,13 +12,13 @@ import { stringify } from "yaml";
 import { AlertGroup, AlertRule, alertRules, appRuleName, PLATFORM_RULE, promDuration, staleAfterHours } from "../domain/alerts";
 import { parseStackConfig } from "../domain/config/parse";
 import { StackConfig } from "../domain/config/schema";
-import { dumpCronJob, offsiteCronJob } from "../domain/dumps";
+import { dumpCronJob, offsiteCronJob } from "../methods/dumps/manifests";
 import { planBackups } from "../domain/plan";
 import type { BackupPlan, PlannedCopy, PlannedItem } from "../domain/model";
 import { runbooks } from "../domain/runbooks";
 import { cnpgClusterName } from "../domain/storage";
 import { TIER_DEFINITIONS } from "../domain/tiers";
-import { replicationSourceName } from "../domain/volsync";
+import { replicationSourceName } from "../methods/volsync/manifests";
 import { exec, tempDir, which } from "./support/services";
 import { editedConfig, exampleStackConfig } from "./support/stack";
 

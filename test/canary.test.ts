@@ -14,7 +14,6 @@ import { CANARY_LEAD_MINUTES, canaryCron, canaryCronJob, canaryMaxAgeHours, cana
 import { parseStackConfig } from "../domain/config/parse";
 import { StackConfig } from "../domain/config/schema";
 import { drillName } from "../domain/drills";
-import { jobLabels, SOURCE_MOUNT } from "../domain/dumps";
 import { CANARY_FILE, CANARY_TOOLS, canaryWriteScript } from "../domain/jobs/canary";
 import { Notify } from "../domain/jobs/scripts";
 import { labelValue } from "../domain/naming";
@@ -24,7 +23,7 @@ import { restrictedViolations } from "../domain/podSecurity";
 import { runbooks } from "../domain/runbooks";
 import { standardOffsetMinutes, weeklyStartMinutes } from "../domain/schedule";
 import { COMPONENT_TYPES } from "../domain/types";
-import { claimOf } from "../domain/volsync";
+import { claimOf } from "../methods/volsync/manifests";
 import { CapturedResource, ProgramRun } from "../offline/engine";
 import { evaluatePolicies } from "../offline/policyHarness";
 import { reveal } from "../offline/wire";
@@ -32,6 +31,7 @@ import { backupJobHygiene } from "../policies/kubernetes";
 import { PACK_NAME } from "../policies/registry";
 import { BUSYBOX, Busybox, exec, isRoot, RecordedRequest, Recorder, startRecorder, tempDir, toolDir, which, jobShell } from "./support/services";
 import { editedConfig, exampleStackConfig, runExample } from "./support/stack";
+import { jobLabels, SOURCE_MOUNT } from "../domain/jobPods";
 
 // `any`: manifests are walked by path in assertions.
 type Json = Record<string, any>;

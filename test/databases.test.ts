@@ -5,9 +5,10 @@ import { parseStackConfig } from "../domain/config/parse";
 import { CapturedResource, ProgramRun } from "../offline/engine";
 import { reveal } from "../offline/wire";
 import { restrictedViolations, podTemplates } from "../domain/podSecurity";
-import { dumpCronJob, JOB_GID, JOB_UID } from "../domain/dumps";
+import { dumpCronJob } from "../methods/dumps/manifests";
 import { planBackups } from "../domain/plan";
 import { editedConfig, runExample } from "./support/stack";
+import { JOB_GID, JOB_UID } from "../domain/jobPods";
 
 type Json = Record<string, any>; // `any`: manifests are walked by path in assertions
 

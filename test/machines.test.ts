@@ -7,7 +7,7 @@
 import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { PATCH_ANNOTATION } from "../domain/cnpg";
+import { PATCH_ANNOTATION } from "../methods/pgbackrest/cluster";
 import { planBackups } from "../domain/plan";
 import { SNAPSHOT_LABEL, snapshotLabelValue } from "../domain/snapshots";
 import { CapturedResource, ProgramRun } from "../offline/engine";

@@ -13,7 +13,7 @@ import { describeMinuteOfWeek, spreadSchedules, ScheduleRequest } from "../domai
 import { parseStackConfig } from "../domain/config/parse";
 import { planBackups } from "../domain/plan";
 import { snapshotScheduleName } from "../domain/snapshots";
-import { mirrorMinute, MIRROR_GAP_MINUTES } from "../domain/kopiaMirror";
+import { mirrorMinute, MIRROR_GAP_MINUTES } from "../methods/volsync-kopia/mirror";
 import { ProgramRun } from "../offline/engine";
 import { reveal } from "../offline/wire";
 import { validateObject } from "./support/schemas";

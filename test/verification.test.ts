@@ -6,7 +6,6 @@
  */
 import { strict as assert } from "node:assert";
 import { resticVerifyScript } from "../domain/jobs/verify";
-import { notifyFor } from "../domain/dumps";
 import { planBackups, READ_ALL_DATA_DAYS, verifiedRepository } from "../domain/plan";
 import { restrictedViolations } from "../domain/podSecurity";
 import { maxGapHours } from "../domain/schedule";
@@ -14,6 +13,7 @@ import { verificationName } from "../domain/verification";
 import { CapturedResource, ProgramRun } from "../offline/engine";
 import { reveal } from "../offline/wire";
 import { editedConfig, exampleStackConfig, runExample } from "./support/stack";
+import { notifyFor } from "../domain/jobPods";
 
 // `any`: manifests are walked by path in assertions.
 type Json = Record<string, any>;

@@ -5,7 +5,7 @@ import type { PlannedBucket } from "../../domain/model";
 import { b2Capabilities, BucketConsumer } from "../../domain/storage";
 import { B2ApplicationKey } from "./b2ApplicationKey";
 import { ConsumerCredential } from "./credentials";
-import { b2S3Endpoint } from "../../destinations/b2/index";
+import { b2S3Endpoint } from "../../destinations/b2";
 
 type B2Config = Extract<StackConfig["destinations"][string], { kind: "b2" }>;
 

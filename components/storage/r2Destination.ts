@@ -5,7 +5,7 @@ import type { StackConfig } from "../../domain/config/schema";
 import type { PlannedBucket } from "../../domain/model";
 import { BucketConsumer, permissionGroupId, R2_PERMISSION_GROUPS, r2BucketResource, R2LockPrefix } from "../../domain/storage";
 import { ConsumerCredential } from "./credentials";
-import { r2S3Endpoint } from "../../destinations/r2/index";
+import { r2S3Endpoint } from "../../destinations/r2";
 
 type R2Config = Extract<StackConfig["destinations"][string], { kind: "r2" }>;
 

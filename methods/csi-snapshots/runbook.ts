@@ -3,7 +3,7 @@ import type { StackConfig } from "../../domain/config/schema";
 import type { PlannedCopy, PlannedItem } from "../../domain/model";
 import { describeCopyRetention } from "../../domain/retention";
 import { kubeName } from "../../domain/naming";
-import { claimOf, storageClassOf } from "../../domain/volsync";
+import { claimOf, storageClassOf } from "../volsync/manifests";
 import { code, Lines } from "../../domain/runbookText";
 
 export function csiSnapshotsSection(config: StackConfig, item: PlannedItem, copies: PlannedCopy[]): Lines {

@@ -1,9 +1,9 @@
 /** pg_dump (one database, custom format) or pg_dumpall (every database, gzip'd SQL). */
 import type { StackConfig } from "../../domain/config/schema";
 import type { PlannedItem } from "../../domain/model";
-import { JOB_GID, JOB_UID } from "../../domain/dumps";
 import { postgresDumpScript } from "../../domain/jobs/scripts";
 import type { DumpEngine } from "../types";
+import { JOB_GID, JOB_UID } from "../../domain/jobPods";
 
 /** The alpine postgres image's postgres user: initdb refuses root and wants a real account. */
 export const ALPINE_POSTGRES_UID = 70;

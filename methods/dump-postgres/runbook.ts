@@ -1,7 +1,7 @@
 import type { StackConfig } from "../../domain/config/schema";
 import type { PlannedCopy, PlannedItem } from "../../domain/model";
 import { kubeName } from "../../domain/naming";
-import { dumpSecretRecipe } from "../../domain/dumps";
+import { dumpSecretRecipe } from "../dumps/manifests";
 import { shellQuote } from "../../domain/truenas";
 import { code, Lines } from "../../domain/runbookText";
 

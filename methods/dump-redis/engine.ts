@@ -1,8 +1,7 @@
 /** Redis, dumped as an RDB file with redis-cli --rdb. */
-import { JOB_GID, JOB_UID } from "../../domain/dumps";
 import { redisDumpScript } from "../../domain/jobs/scripts";
-import { splitRef } from "../../domain/dumps";
 import type { DumpEngine } from "../types";
+import { JOB_GID, JOB_UID, splitRef } from "../../domain/jobPods";
 
 export const redisDump: DumpEngine = {
   image: (config) => config.images.redis,

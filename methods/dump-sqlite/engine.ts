@@ -1,7 +1,8 @@
 /** SQLite files in an app's claim, copied with the sqlite3 online backup API. */
-import { besideApp, SOURCE_MOUNT, sqliteOwner } from "../../domain/dumps";
+import { sqliteOwner } from "../dumps/manifests";
 import { sqliteDumpScript } from "../../domain/jobs/scripts";
 import type { DumpEngine } from "../types";
+import { besideApp, SOURCE_MOUNT } from "../../domain/jobPods";
 
 export const sqliteDump: DumpEngine = {
   image: (config) => config.images.sqlite,

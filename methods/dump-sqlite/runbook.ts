@@ -2,7 +2,7 @@ import { stringify } from "yaml";
 import type { StackConfig } from "../../domain/config/schema";
 import type { PlannedCopy, PlannedItem } from "../../domain/model";
 import { kubeName } from "../../domain/naming";
-import { dumpCronJob } from "../../domain/dumps";
+import { dumpCronJob } from "../dumps/manifests";
 import { code, Lines, workloadsOf } from "../../domain/runbookText";
 
 export function sqliteIntro(config: StackConfig, item: PlannedItem): Lines {

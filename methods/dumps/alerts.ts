@@ -1,6 +1,6 @@
 /** Alerts of CronJob-driven dump copies: stale and failed runs. */
 import type { PlannedCopy, PlannedItem } from "../../domain/model";
-import { dumpCronJob, offsiteCronJob } from "../../domain/dumps";
+import { dumpCronJob, offsiteCronJob } from "./manifests";
 import type { AlertContext, AlertRule } from "../../domain/alerts";
 import { cronJobFailedExpr, cronJobStaleExpr, itemAlert, pascal, promDuration, staleAfterHours } from "../../domain/alerts";
 

@@ -2,12 +2,13 @@
  * The restore drill of a dump copy: an init container fetches the newest dump (from the NAS share,
  * the restic repository or over rsync) and the database's own image proves it restores.
  */
-import { BACKUP_MOUNT, dumpDirectory, dumpEngineOf, JOB_GID, JOB_UID, notifyFor } from "../../domain/dumps";
+import { dumpDirectory, dumpEngineOf } from "./manifests";
 import { knownHostsLine, sshKeyRef, StoreValue } from "../../domain/repositories";
 import { nasClaimName } from "../../domain/nas";
 import { dumpVerifyScript, nasDumpFetchScript, resticDumpFetchScript, rsyncDumpFetchScript } from "../../domain/jobs/drills";
 import type { DrillContext, DrillObjects, Step } from "../../domain/drills";
 import { drillCronJob, drillSecretName, notificationEnv, storeResticEnv, withNotifications } from "../../domain/drills";
+import { BACKUP_MOUNT, JOB_GID, JOB_UID, notifyFor } from "../../domain/jobPods";
 
 type Manifest = Record<string, unknown>;
 

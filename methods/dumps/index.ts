@@ -8,7 +8,7 @@ import { dumpRetention, gfsRetention } from "../planning";
 import { resticLockPrefixes } from "../tools/restic";
 import { nasDumpCopy, resticDumpCopy, rsyncDumpCopy } from "./runbook";
 import { resticRepository } from "../../domain/repositories";
-import { dumpDirectory } from "../../domain/dumps";
+import { dumpDirectory } from "./manifests";
 import { repositoryPath } from "../../domain/storage";
 import { dumpJobEvidence, offsiteDumpEvidence } from "./evidence";
 import { dumpDrill } from "./drill";

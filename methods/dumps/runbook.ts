@@ -3,7 +3,7 @@ import type { PlannedCopy, PlannedItem } from "../../domain/model";
 import { runbookAnchor } from "../../domain/runbookLinks";
 import { resticRepository, sshKeyRef } from "../../domain/repositories";
 import { repositoryPath } from "../../domain/storage";
-import { dumpDirectory, offsiteSecretRecipe } from "../../domain/dumps";
+import { dumpDirectory, offsiteSecretRecipe } from "./manifests";
 import { shellQuote } from "../../domain/truenas";
 import { RESTIC_TAG, STAMP_GLOB } from "../../domain/jobs/scripts";
 import { anchor, code, credentialBlocks, Lines, secretRead, storeRead } from "../../domain/runbookText";

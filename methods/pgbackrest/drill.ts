@@ -1,7 +1,7 @@
 /** The restore drill of a pgBackRest repository: fetch in the pgBackRest image, restore quietly in the cluster's image, report from busybox. */
-import { notifyFor } from "../../domain/dumps";
 import { drillReportScript, pgbackrestFetchScript, pgbackrestVerifyScript } from "../../domain/jobs/drills";
 import { CNPG_UID, type DrillContext, drillCronJob, type DrillObjects, drillSecretName, notificationEnv, pgbackrestRepoEnv, withNotifications } from "../../domain/drills";
+import { notifyFor } from "../../domain/jobPods";
 
 export function pgbackrestDrill({ config, item, copy, job, maxAgeHours }: DrillContext): DrillObjects {
   const { repo, settings, values, template } = pgbackrestRepoEnv(config, item, copy);

@@ -15,7 +15,7 @@ import { isObjectStorage } from "../../destinations/registry";
 import { pgbackrestDrill } from "./drill";
 import { pgbackrestRepositoryVerification } from "./verify";
 import { pgbackrestRules } from "./alerts";
-import { PGBACKREST_PLUGIN } from "../../domain/cnpg";
+import { PGBACKREST_PLUGIN } from "./cluster";
 
 /** pgBackRest takes one lock per stanza: two backups of one cluster start at least an hour apart. */
 export const PGBACKREST_GAP_MINUTES = 60;

@@ -3,7 +3,7 @@ import type { StackConfig } from "../../domain/config/schema";
 import type { PlannedCopy, PlannedItem } from "../../domain/model";
 import { kubeName } from "../../domain/naming";
 import { pgbackrestSecretRecipe } from "../../domain/repositories";
-import { CNPG_API, PGBACKREST_PLUGIN, pluginEntry, stanza } from "../../domain/cnpg";
+import { CNPG_API, PGBACKREST_PLUGIN, pluginEntry, stanza } from "./cluster";
 import { cnpgClusterName } from "../../domain/storage";
 import { pgbackrestRepoEnv } from "../../domain/drills";
 import { code, credentialBlocks, Lines, ToolEnv } from "../../domain/runbookText";

@@ -1,11 +1,11 @@
 /** The restore drill of a Cloud Sync copy: rclone decrypts a sample of the dataset's files from the bucket. */
-import { JOB_GID, JOB_UID, notifyFor } from "../../domain/dumps";
 import { s3Endpoint } from "../../domain/repositories";
 import { bucketFields, storeItem } from "../../domain/secrets";
 import { DRILL_SAMPLE_FILES } from "../../domain/drillSchedule";
 import { cloudSyncDrillScript } from "../../domain/jobs/cloudsyncDrill";
 import type { DrillContext, DrillObjects } from "../../domain/drills";
 import { drillCronJob, drillSecretName, withNotifications } from "../../domain/drills";
+import { JOB_GID, JOB_UID, notifyFor } from "../../domain/jobPods";
 
 export function cloudSyncDrill({ config, item, copy, job }: DrillContext): DrillObjects {
   const credentials = storeItem(config.cluster.name, "truenas");

@@ -1,6 +1,6 @@
 /** Alerts of VolSync copies (stale, out of sync, overrunning, failing mover) and of a volume's restore-once bootstrap. */
 import type { PlannedCopy, PlannedItem } from "../../domain/model";
-import { bootstrap, replicationSourceName } from "../../domain/volsync";
+import { bootstrap, replicationSourceName } from "./manifests";
 import type { AlertContext, AlertRule } from "../../domain/alerts";
 import { itemAlert, pascal, promDuration, restoreStuckAfterHours, selector, staleAfterHours, volumeOf } from "../../domain/alerts";
 import { methodOf } from "../registry";

@@ -1,11 +1,11 @@
 /** The restore drill of a VolSync copy, restic or Kopia: it runs in the mover's image with the mover's own Secret. */
-import { JOB_GID, JOB_UID, notifyFor } from "../../domain/dumps";
 import { kopiaIdentity, moverSecretRecipe, nasRepositoryOwner } from "../../domain/repositories";
 import { DRILL_READ_PERCENT, DRILL_SAMPLE_FILES } from "../../domain/drillSchedule";
 import { kopiaVolumeDrillScript, resticVolumeDrillScript } from "../../domain/jobs/drills";
 import { drillCanary } from "../../domain/canary";
 import type { DrillContext, DrillObjects } from "../../domain/drills";
 import { drillCronJob, drillSecretName, nasRepositoryVolume, withNotifications } from "../../domain/drills";
+import { JOB_GID, JOB_UID, notifyFor } from "../../domain/jobPods";
 
 /** A VolSync copy's drill: the mover's own Secret and image, reading the repository as the mover does. */
 export function volumeDrill({ config, item, copy, job, maxAgeHours }: DrillContext): DrillObjects {

@@ -3,7 +3,7 @@ import type { StackConfig, VolumeConfig } from "../../domain/config/schema";
 import type { PlannedCopy, PlannedItem } from "../../domain/model";
 import { kubeName, LABELS } from "../../domain/naming";
 import { kopiaIdentity, kopiaRepository, moverSecretRecipe, repositoryLocation, resticRepository, SecretRecipe } from "../../domain/repositories";
-import { bootstrap, claimOf, replicationSourceName, storageClassOf } from "../../domain/volsync";
+import { bootstrap, claimOf, replicationSourceName, storageClassOf } from "./manifests";
 import { shellQuote } from "../../domain/truenas";
 import { code, credentialBlocks, Lines, nasMount, workloadsOf } from "../../domain/runbookText";
 import { copyAnchor } from "../../domain/runbookLinks";

@@ -1058,3 +1058,73 @@ export async function volsyncResticRestore(options: MoverOptions & { previous?: 
   if (result.code !== 0) throw new MoverError(`restore failed (exit ${result.code})`, log);
   return log;
 }
+
+// ---------------------------------------------------------------------------------------------
+// A TLS front for clients that insist on https (pgBackRest)
+
+export interface S3TlsFront {
+  /** 127.0.0.1 */
+  host: string;
+  port: number;
+  /** The self-signed certificate (also its CA): for the client's CA file. */
+  caFile: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A TLS listener on loopback that passes every connection through, unchanged, to the server's
+ * plain HTTP port (so the Host header and the signature are the client's own). The certificate
+ * is self-signed for 127.0.0.1 and for `names` (the planned endpoint's host name, so a client that
+ * verifies the certificate against the endpoint it was configured with accepts it).
+ */
+export async function startS3TlsFront(server: Pick<MinioServer, "hostPort">, names: readonly string[] = []): Promise<S3TlsFront> {
+  const { createServer } = await import("node:tls");
+  const { connect } = await import("node:net");
+  const dir = tempDir("s3-tls");
+  const key = join(dir, "key.pem");
+  const cert = join(dir, "cert.pem");
+  const san = ["IP:127.0.0.1", ...names.map((name) => `DNS:${name}`)].join(",");
+  const made = await exec("openssl", [
+    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+    "-keyout", key, "-out", cert, "-subj", "/CN=127.0.0.1",
+    "-addext", `subjectAltName=${san}`, "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "extendedKeyUsage=serverAuth",
+  ]);
+  if (made.code !== 0) throw new Error(`openssl could not make the TLS front's certificate: ${made.stderr}`);
+  chmodSync(dir, 0o755);
+  chmodSync(cert, 0o644);
+  const colon = server.hostPort.lastIndexOf(":");
+  const target = { host: server.hostPort.slice(0, colon), port: Number(server.hostPort.slice(colon + 1)) };
+  const sockets = new Set<import("node:net").Socket>();
+  const front = createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (socket) => {
+    const upstream = connect(target);
+    socket.pipe(upstream).pipe(socket);
+    const close = () => {
+      socket.destroy();
+      upstream.destroy();
+    };
+    for (const end of [socket, upstream]) {
+      end.on("error", close);
+      end.on("close", close);
+    }
+  });
+  front.on("connection", (socket: import("node:net").Socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => front.listen(0, "127.0.0.1", resolve));
+  const address = front.address();
+  const port = typeof address === "object" && address ? address.port : 0;
+  return {
+    host: "127.0.0.1",
+    port,
+    caFile: cert,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        front.close(() => {
+          rmSync(dir, { recursive: true, force: true });
+          resolve();
+        });
+      }),
+  };
+}

@@ -7,7 +7,7 @@ import { parseStackConfig } from "../../domain/config/parse";
 import { PROJECT, StackConfig } from "../../domain/config/schema";
 import { runProgram, ProgramRun } from "../../offline/engine";
 import { readStackFile } from "../../offline/stackFile";
-import program = require("../../index");
+import program = require("../..");
 
 export const EXAMPLE_STACK = join(__dirname, "..", "..", "Pulumi.homelab.yaml");
 

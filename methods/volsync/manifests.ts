@@ -5,12 +5,13 @@
  * snapshots with the volume's own VolumeSnapshotClass. Pure builders; components/volumeBackup.ts
  * wires them (domain/kopiaMirror.ts has the mirrors of NAS Kopia repositories).
  */
-import type { StackConfig, VolumeConfig } from "./config/schema";
-import type { PlannedCopy, PlannedItem, PlannedJob } from "./model";
-import { kubeName, LABELS, labelValue } from "./naming";
-import { kopiaIdentity, moverSecretRecipe, NAS_MOUNT } from "./repositories";
-import { restoreCheckScript } from "./jobs/restoreCheck";
-import { nasClaimName } from "./nas";
+import type { StackConfig, VolumeConfig } from "../../domain/config/schema";
+import type { PlannedCopy, PlannedItem, PlannedJob } from "../../domain/model";
+import { kubeName, LABELS, labelValue } from "../../domain/naming";
+import { kopiaIdentity, moverSecretRecipe, NAS_MOUNT } from "../../domain/repositories";
+import { restoreCheckScript } from "../../domain/jobs/restoreCheck";
+import { nasClaimName } from "../../domain/nas";
+import { restrictedContainer } from "../../domain/jobPods";
 
 type Manifest = Record<string, unknown>;
 
@@ -234,11 +235,6 @@ export function restoreCheckJob(
       },
     },
   };
-}
-
-/** The container half of Pod Security "restricted". */
-export function restrictedContainer(): Manifest {
-  return { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] } };
 }
 
 /** One KopiaMaintenance per Kopia repository (per app and destination). */

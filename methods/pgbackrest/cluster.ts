@@ -4,12 +4,12 @@
  * PluginConfig for the async WAL spool; the Cluster's plugin entry; daily ScheduledBackups per
  * repository plus a weekly full, with six-field (seconds first) schedules. Pure builders.
  */
-import type { StackConfig } from "./config/schema";
-import type { BackupPlan, PlannedCopy, PlannedItem } from "./model";
-import { kubeName } from "./naming";
-import { pgbackrestSecretRecipe, s3Endpoint } from "./repositories";
-import { cnpgClusterName } from "./storage";
-import { dataLabels } from "./volsync";
+import type { StackConfig } from "../../domain/config/schema";
+import type { BackupPlan, PlannedCopy, PlannedItem } from "../../domain/model";
+import { kubeName } from "../../domain/naming";
+import { pgbackrestSecretRecipe, s3Endpoint } from "../../domain/repositories";
+import { cnpgClusterName } from "../../domain/storage";
+import { dataLabels } from "../volsync/manifests";
 
 type Manifest = Record<string, unknown>;
 

@@ -21,17 +21,17 @@
  * would fail the deletes); on B2 the bucket's versioning keeps deleted blobs for its lock window,
  * as for every writer of an immutable bucket.
  */
-import type { StackConfig } from "./config/schema";
-import type { BackupPlan, DestinationKind, PlannedJob } from "./model";
-import { BucketConsumer, bucketConsumers, kopiaMirrorPrefix, repositoryPath } from "./storage";
-import { s3Endpoint, SecretRecipe } from "./repositories";
-import { bucketFields, storeItem } from "./secrets";
-import { BACKUP_MOUNT, backupCronJob, jobLabels, notificationValues, notifyFor } from "./dumps";
-import { nasClaimName } from "./nas";
-import { kubeName, shortHash } from "./naming";
-import { describeCron, MINUTES_PER_WEEK, weeklyStartMinutes } from "./schedule";
-import { checkDir, checkNotify, COMMON_TOOLS, commonPart, Notify, NOTIFY_ENV, render, scriptHeader, shq } from "./jobs/scripts";
-import { isObjectStorage } from "../destinations/registry";
+import type { StackConfig } from "../../domain/config/schema";
+import type { BackupPlan, DestinationKind, PlannedJob } from "../../domain/model";
+import { BucketConsumer, bucketConsumers, kopiaMirrorPrefix, repositoryPath } from "../../domain/storage";
+import { s3Endpoint, SecretRecipe } from "../../domain/repositories";
+import { bucketFields, storeItem } from "../../domain/secrets";
+import { nasClaimName } from "../../domain/nas";
+import { kubeName, shortHash } from "../../domain/naming";
+import { describeCron, MINUTES_PER_WEEK, weeklyStartMinutes } from "../../domain/schedule";
+import { checkDir, checkNotify, COMMON_TOOLS, commonPart, Notify, NOTIFY_ENV, render, scriptHeader, shq } from "../../domain/jobs/scripts";
+import { isObjectStorage } from "../../destinations/registry";
+import { BACKUP_MOUNT, backupCronJob, jobLabels, notificationValues, notifyFor } from "../../domain/jobPods";
 
 type Manifest = Record<string, unknown>;
 
