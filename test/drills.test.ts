@@ -5,8 +5,8 @@
  * DUMP_VERIFY_TOOLS, for pgbackrestVerify's modes PGBACKREST_VERIFY_TOOLS) declares for it, an
  * environment of only the variables the job gets, and a recorder standing in for ntfy and
  * healthchecks. JOB_SHELL=busybox runs them under busybox sh
- * with busybox's applets, as in the alpine images. Kopia is not installed here: its drill is
- * checked as text (see "script text") and against a stub of the kopia CLI.
+ * with busybox's applets, as in the alpine images. The Kopia drill is checked as text here (see
+ * "script text") and run against real Kopia in methods/volsync-kopia/kopia.test.ts.
  */
 import { strict as assert } from "node:assert";
 import { spawn } from "node:child_process";
@@ -585,117 +585,6 @@ describe(`restore drill scripts, proven by real restores${BUSYBOX ? " (busybox)"
 
       // A subset that leaves the damaged pack out passes the check; the restore still catches it.
       assertFailed(await drill(damaged, { readDataSubset: `${otherBucket(pack)}/256` }), "library", /step: (restore 5 sample files|compare the restored files)[\s\S]*(ciphertext verification failed|did not restore intact|There were \d+ errors)/);
-    });
-  });
-
-  // -------------------------------------------------------------------------------------------
-
-  /**
-   * Kopia is not installed here: a stub answers the five calls the drill makes, in the formats
-   * Kopia's source prints (snapshot list --json manifests; `ls -l`: "%v %12d %v %-34v %v").
-   * This proves the script's own logic (identity filter, newest by startTime, age, parsing,
-   * sampling, size comparison) under a PATH of only its tools, not its agreement with real Kopia.
-   */
-  describe("kopia volume drills (against a stub, not real Kopia)", () => {
-    const STUB = [
-      "#!/bin/sh",
-      "set -eu",
-      'case $1 in --config-file=*) shift ;; esac',
-      'case "$1 $2" in',
-      '  "repository connect")',
-      '    if [ "$KOPIA_PASSWORD" != "$(/bin/cat "$KOPIA_STUB/password")" ]; then echo "ERROR error connecting to repository: invalid repository password" >&2; exit 1; fi ;;',
-      '  "snapshot list") /bin/cat "$KOPIA_STUB/snapshots.json" ;;',
-      '  "snapshot verify") echo "$*" >"$KOPIA_STUB/verified" ;;',
-      '  "ls -l") /bin/cat "$KOPIA_STUB/ls.txt" ;;',
-      '  restore*) /bin/cp "$KOPIA_STUB/files/${2#*/}" "$3" ;;',
-      '  *) echo "stub kopia: unexpected call: $*" >&2; exit 2 ;;',
-      "esac",
-      "",
-    ].join("\n");
-    const oid = (i: number) => `k${i.toString(16).padStart(32, "0")}`;
-
-    /** A stub repository; `canary`, when given, is the canary file at the root of every snapshot. */
-    function fixture(snapshots: { id: string; user: string; host: string; start: Date; root: string }[], canary?: string): string {
-      const dir = freshDir("kopia-stub");
-      writeFileSync(join(dir, "password"), SECRETS.restic);
-      const manifests = snapshots.map((s) => ({
-        id: s.id,
-        source: { host: s.host, userName: s.user, path: "/data" },
-        description: "",
-        startTime: s.start.toISOString().replace("Z", "123456Z"),
-        endTime: s.start.toISOString(),
-        stats: { totalSize: 1, fileCount: 1 },
-        rootEntry: { name: "data", type: "d", mode: "0755", mtime: s.start.toISOString(), obj: s.root, summ: { size: 1, files: 1, dirs: 1 } },
-      }));
-      writeFileSync(join(dir, "snapshots.json"), JSON.stringify(manifests, null, 2));
-      const lines: string[] = [];
-      let i = 1;
-      for (const sub of ["albums/2023", "albums/2024", "db", "thumbs"]) {
-        lines.push(`drwxr-xr-x ${"0".padStart(12)} 2024-06-01 12:00:00 UTC ${oid(i++).padEnd(34)} ${sub}/`);
-        for (let f = 0; f < 4; f++) {
-          const name = `${sub}/photo ${f}.jpg`;
-          const content = randomBytes(100 + 37 * f);
-          mkdirSync(join(dir, "files", sub), { recursive: true });
-          writeFileSync(join(dir, "files", name), content);
-          lines.push(`-rw-r--r-- ${String(content.length).padStart(12)} 2024-06-01 12:00:00 UTC ${oid(i++).padEnd(34)} ${name}`);
-        }
-      }
-      if (canary !== undefined) {
-        writeFileSync(join(dir, "files", CANARY_FILE), canary);
-        lines.unshift(`-rw-r--r-- ${String(Buffer.byteLength(canary)).padStart(12)} 2024-06-01 12:00:00 UTC ${oid(i++).padEnd(34)} ${CANARY_FILE}`);
-      }
-      lines.push(`-rw-r--r-- ${"0".padStart(12)} 2024-06-01 12:00:00 UTC ${oid(i++).padEnd(34)} empty.txt`);
-      lines.push(`lrwxrwxrwx ${"9".padStart(12)} 2024-06-01 12:00:00 UTC ${oid(i++).padEnd(34)} link`);
-      writeFileSync(join(dir, "ls.txt"), `${lines.join("\n")}\n`);
-      return dir;
-    }
-
-    const drill = (stub: string, password = SECRETS.restic, canary?: CanaryCheck) => {
-      const key = "kopiaVolumeDrill//";
-      if (!toolDirs.has(key)) {
-        const bin = drillToolDir(root, DRILL_TOOLS.kopiaVolumeDrill.filter((t) => t !== "kopia"), busybox);
-        writeFileSync(join(bin, "kopia"), STUB, { mode: 0o755 });
-        toolDirs.set(key, bin);
-      }
-      return runScript(
-        "kopiaVolumeDrill",
-        kopiaVolumeDrillScript({ notify: notify("library"), maxAgeHours: 48, sampleFiles: 4, verifyPercent: 10, identity: { username: "library", hostname: "immich" }, canary }),
-        { KOPIA_REPOSITORY: `filesystem://${stub}/repo`, KOPIA_PASSWORD: password, KOPIA_STUB: stub },
-      );
-    };
-
-    it("drills the newest snapshot of its own identity and restores files spread over the tree", async () => {
-      const stub = fixture([
-        { id: "aaaa1111", user: "library", host: "immich", start: hoursAgo(30), root: oid(900) },
-        { id: "bbbb2222", user: "library", host: "immich", start: hoursAgo(2), root: oid(901) },
-        { id: "cccc3333", user: "other", host: "immich", start: hoursAgo(1), root: oid(902) },
-      ]);
-      const body = assertSucceeded(await drill(stub), "library");
-      assert.match(body, /restored 4 of 16 files \(\d+ bytes\) from snapshot bbbb2222 of .* \(2 h 0 min old, 2 snapshots\), sizes match; kopia snapshot verify \(10% of files read\) passed/);
-      assert.match(readFileSync(join(stub, "verified"), "utf8"), new RegExp(`--verify-files-percent=10 --directory-id=${oid(901)}`));
-    });
-
-    it("fails on a wrong password, another identity's snapshots only, or a stale newest snapshot", async () => {
-      const stub = fixture([{ id: "aaaa1111", user: "library", host: "immich", start: hoursAgo(2), root: oid(900) }]);
-      assertFailed(await drill(stub, WRONG_PASSWORD), "library", /step: open the Kopia repository[\s\S]*invalid repository password/);
-      const others = fixture([{ id: "cccc3333", user: "other", host: "immich", start: hoursAgo(1), root: oid(902) }]);
-      assertFailed(await drill(others), "library", /holds no snapshot of library@immich/);
-      const stale = fixture([{ id: "aaaa1111", user: "library", host: "immich", start: hoursAgo(50), root: oid(900) }]);
-      assertFailed(await drill(stale), "library", /is 50 h 0 min old, more than 48 h: backups of this volume have stopped/);
-      const truncated = fixture([{ id: "aaaa1111", user: "library", host: "immich", start: hoursAgo(2), root: oid(900) }]);
-      writeFileSync(join(truncated, "files", "db", "photo 1.jpg"), "short"); // every 4th of 16 files, from the 2nd: photo 1 of each directory
-      assertFailed(await drill(truncated), "library", /db\/photo 1\.jpg: restored 5 bytes, the snapshot lists 137/);
-    });
-
-    it("with a canary: restores it from the snapshot's root and checks whose it is and how old, against the snapshot's time", async () => {
-      const snapshot = (start: Date) => [{ id: "aaaa1111", user: "library", host: "immich", start, root: oid(900) }];
-      const fresh = fixture(snapshot(hoursAgo(2)), canaryText("photos/library", hoursAgo(3.01)));
-      const run = await drill(fresh, SECRETS.restic, CANARY);
-      assert.match(assertSucceeded(run, "library"), /sizes match; canary of \S+ found, 1 h 0 min older than the snapshot; kopia snapshot verify/);
-      assert.match(run.output, /restore the canary \.homelab-backups-canary of snapshot aaaa1111/);
-      assertFailed(await drill(fixture(snapshot(hoursAgo(2))), SECRETS.restic, CANARY), "library", /step: check the canary[\s\S]*holds no canary file \.homelab-backups-canary: the backup does not contain what the canary job wrote/);
-      assertFailed(await drill(fixture(snapshot(hoursAgo(2)), canaryText("photos/library", hoursAgo(60.01))), SECRETS.restic, CANARY), "library", /is 58 h 0 min older than snapshot aaaa1111 .*more than 50 h: the snapshot does not hold recent writes/);
-      assertFailed(await drill(fixture(snapshot(hoursAgo(2)), canaryText("photos/thumbs", hoursAgo(3))), SECRETS.restic, CANARY), "library", /names photos\/thumbs, not photos\/library/);
     });
   });
 
