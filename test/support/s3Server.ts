@@ -1074,7 +1074,7 @@ export interface S3TlsFront {
 /**
  * A TLS listener on loopback that passes every connection through, unchanged, to the server's
  * plain HTTP port (so the Host header and the signature are the client's own). The certificate
- * is self-signed for 127.0.0.1 and for `names` (the planned endpoint's host name, so a client that
+ * is self-signed for 127.0.0.1 (as an IP and as a DNS name: pgBackRest matches only DNS names) and for `names` (the planned endpoint's host name, so a client that
  * verifies the certificate against the endpoint it was configured with accepts it).
  */
 export async function startS3TlsFront(server: Pick<MinioServer, "hostPort">, names: readonly string[] = []): Promise<S3TlsFront> {
@@ -1083,7 +1083,7 @@ export async function startS3TlsFront(server: Pick<MinioServer, "hostPort">, nam
   const dir = tempDir("s3-tls");
   const key = join(dir, "key.pem");
   const cert = join(dir, "cert.pem");
-  const san = ["IP:127.0.0.1", ...names.map((name) => `DNS:${name}`)].join(",");
+  const san = ["IP:127.0.0.1", "DNS:127.0.0.1", ...names.map((name) => `DNS:${name}`)].join(",");
   const made = await exec("openssl", [
     "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
     "-keyout", key, "-out", cert, "-subj", "/CN=127.0.0.1",
