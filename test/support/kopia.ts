@@ -13,11 +13,9 @@
  * bucket, prefix, region and every other character stay as generated.
  */
 import { randomBytes } from "node:crypto";
-import { chmodSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { connect as netConnect, Socket } from "node:net";
+import { readdirSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import { createServer as createTlsServer } from "node:tls";
-import { mustExec, tempDir } from "./services";
+import { startS3TlsFront } from "./s3Server";
 
 /** A snapshot manifest as `kopia snapshot list --json` prints it (the fields the tests read). */
 export interface KopiaSnapshot {
@@ -60,52 +58,10 @@ export interface TlsFront {
   stop(): Promise<void>;
 }
 
-/** A TLS listener on loopback passing every connection through to `target` (host:port of the HTTP server). */
+/** s3Server's TLS front before the HTTP server at `target` (host:port), addressed as Kopia takes an endpoint. */
 export async function startTlsFront(target: string): Promise<TlsFront> {
-  const dir = tempDir("kopia-tls");
-  const key = join(dir, "key.pem");
-  const cert = join(dir, "cert.pem");
-  await mustExec("openssl", [
-    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-    "-keyout", key, "-out", cert, "-subj", "/CN=127.0.0.1",
-    "-addext", "subjectAltName=IP:127.0.0.1", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "extendedKeyUsage=serverAuth",
-  ]);
-  chmodSync(dir, 0o755);
-  chmodSync(cert, 0o644);
-  const colon = target.lastIndexOf(":");
-  const [targetHost, targetPort] = [target.slice(0, colon), Number(target.slice(colon + 1))];
-  const sockets = new Set<Socket>();
-  const server = createTlsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (socket) => {
-    const upstream = netConnect({ host: targetHost, port: targetPort });
-    socket.pipe(upstream).pipe(socket);
-    const close = () => {
-      socket.destroy();
-      upstream.destroy();
-    };
-    for (const end of [socket, upstream]) {
-      end.on("error", close);
-      end.on("close", close);
-    }
-  });
-  server.on("connection", (socket: Socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : 0;
-  return {
-    host: `127.0.0.1:${port}`,
-    caFile: cert,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => {
-          rmSync(dir, { recursive: true, force: true });
-          resolve();
-        });
-      }),
-  };
+  const front = await startS3TlsFront({ hostPort: target });
+  return { host: `${front.host}:${front.port}`, caFile: front.caFile, stop: front.stop };
 }
 
 /**
