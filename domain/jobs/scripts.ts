@@ -40,9 +40,16 @@
  * missing success ping is for. The CronJobs should use `concurrencyPolicy: Forbid`, and need a
  * writable TMPDIR (an emptyDir at /tmp under a read-only root file system).
  *
+ * The dump scripts are real shell files, shellcheck-clean (methods/tools/shellScript.test.ts):
+ * methods/dump-postgres/dump.sh, methods/dump-sqlite/dump.sh and methods/dump-redis/dump.sh, which
+ * include methods/dumps/dump-common.sh (and through it methods/dumps/job-common.sh, the same text
+ * as commonPart's default); the functions here validate their options and fill them in with
+ * methods/tools/shellScript.ts. The offsite scripts are generated here from the parts below.
+ *
  * The restore drills (domain/jobs/drills.ts) are built from the same exported parts: scriptHeader,
  * commonPart (with `kind: "restore drill"`), shq and the check* validators.
  */
+import { shellScript } from "../../methods/tools/shellScript";
 import { KeepPolicy, keepFlags } from "../retention";
 
 /** Who a job's notifications speak for. */
@@ -131,7 +138,7 @@ export const RESTIC_TAG = "dumps";
  * reading it whole with `pg_restore`), or with `database: "all"` the whole cluster with
  * `pg_dumpall | gzip` (`<item>-<ts>.sql.gz`, verified with `gzip -t` and pg_dumpall's closing
  * "cluster dump complete" line; needs a superuser). Restore: `pg_restore -d <fresh db> FILE`, or
- * `gunzip -c FILE | psql -d postgres` on a fresh cluster.
+ * `gunzip -c FILE | psql -d postgres` on a fresh cluster. The script: methods/dump-postgres/dump.sh.
  */
 export function postgresDumpScript(o: { database: string; keepLast: number; dir: string; notify: Notify }): string {
   checkNotify(o.notify);
@@ -140,59 +147,7 @@ export function postgresDumpScript(o: { database: string; keepLast: number; dir:
   if (!o.database || /[\n\0=]/.test(o.database) || o.database.startsWith("-") || o.database.includes("://")) {
     throw new Error(`database: ${JSON.stringify(o.database)} is not a plain database name`);
   }
-  const all = o.database === "all";
-  const ext = all ? "sql.gz" : "dump";
-  const lines = [
-    ...header(
-      all ? "pg_dumpall of a PostgreSQL cluster, gzip'd, to the backup directory" : `pg_dump (custom format) of PostgreSQL database ${o.database} to the backup directory`,
-      "postgresDump",
-    ),
-    ...commonPart(o.notify, all ? "pg_dumpall" : "pg_dump"),
-    ...dumpPart(dir, o.keepLast, ext),
-    `DATABASE=${shq(o.database)}`,
-    "",
-  ];
-  if (all) {
-    lines.push(
-      "# pg_dumpall | gzip without pipefail: pg_dumpall's status goes through a file.",
-      "dump_cluster() {",
-      '  { status=0; pg_dumpall --no-password || status=$?; echo "$status" >"$work/pg_dumpall.status"; } | gzip -c >"$1"',
-      '  status=$(cat "$work/pg_dumpall.status")',
-      '  if [ "$status" -ne 0 ]; then echo "pg_dumpall exited with status $status" >&2; return 1; fi',
-      "}",
-      "",
-      "verify_dump() {",
-      '  if [ ! -s "$1" ]; then echo "the dump is empty" >&2; return 1; fi',
-      '  gzip -t "$1"',
-      "  if ! gzip -dc \"$1\" | tail -n 20 | grep -q 'PostgreSQL database cluster dump complete'; then",
-      "    echo \"the dump lacks pg_dumpall's closing 'cluster dump complete' line: it is truncated\" >&2",
-      "    return 1",
-      "  fi",
-      "}",
-      "",
-      "run 'check the environment' require_env PGHOST PGUSER",
-      "run \"check the backup directory $DIR\" check_dir",
-      "run \"create a temporary file in $DIR\" new_partial",
-      'run "pg_dumpall of the cluster at $PGHOST" dump_cluster "$partial"',
-      "run 'verify the dump (gzip -t, closing line)' verify_dump \"$partial\"",
-    );
-  } else {
-    lines.push(
-      "verify_dump() {",
-      '  if [ ! -s "$1" ]; then echo "the dump is empty" >&2; return 1; fi',
-      "  # Reads the whole archive, every table's data included.",
-      '  pg_restore --file=/dev/null "$1"',
-      "}",
-      "",
-      "run 'check the environment' require_env PGHOST PGUSER",
-      "run \"check the backup directory $DIR\" check_dir",
-      "run \"create a temporary file in $DIR\" new_partial",
-      'run "pg_dump of database $DATABASE at $PGHOST" pg_dump --no-password --format=custom --file="$partial" "$DATABASE"',
-      "run 'verify the dump (pg_restore reads it whole)' verify_dump \"$partial\"",
-    );
-  }
-  lines.push(...finishDump());
-  return render(lines);
+  return shellScript("dump-postgres/dump.sh", { ...dumpParameters(o.notify, dir, o.keepLast), DATABASE: o.database });
 }
 
 /**
@@ -200,7 +155,7 @@ export function postgresDumpScript(o: { database: string; keepLast: number; dir:
  * file copy: consistent with WAL content and concurrent writers), checks the copy with
  * `PRAGMA integrity_check`, and stores it gzip'd as `<item>-<ts>.sqlite.gz`. The database's
  * directory must be writable for a WAL-mode database (SQLite needs its -shm file). Restore:
- * `gunzip -c FILE > app.db` with the app stopped.
+ * `gunzip -c FILE > app.db` with the app stopped. The script: methods/dump-sqlite/dump.sh.
  */
 export function sqliteDumpScript(o: { databasePath: string; keepLast: number; dir: string; notify: Notify }): string {
   checkNotify(o.notify);
@@ -209,72 +164,25 @@ export function sqliteDumpScript(o: { databasePath: string; keepLast: number; di
   if (!o.databasePath.startsWith("/") || /[\n\0]/.test(o.databasePath) || o.databasePath.endsWith("/")) {
     throw new Error(`databasePath: ${JSON.stringify(o.databasePath)} must be the absolute path of a file`);
   }
-  return render([
-    ...header("online backup of a SQLite database (sqlite3 .backup), gzip'd, to the backup directory", "sqliteDump"),
-    ...commonPart(o.notify, "SQLite backup"),
-    ...dumpPart(dir, o.keepLast, "sqlite.gz"),
-    `DB_PATH=${shq(o.databasePath)}`,
-    "",
-    "check_source() {",
-    '  if [ ! -f "$DB_PATH" ]; then echo "no SQLite database at $DB_PATH (is the volume mounted?)" >&2; return 1; fi',
-    '  if [ ! -s "$DB_PATH" ]; then echo "$DB_PATH is empty" >&2; return 1; fi',
-    "  # The job runs as the volume's owner (never with an fsGroup that would re-own the app's files).",
-    '  if [ ! -r "$DB_PATH" ]; then echo "$DB_PATH is not readable by this job: does it run as the file\'s owner (the sqlite item\'s uid)?" >&2; return 1; fi',
-    "}",
-    "",
-    "# The online backup API: a consistent snapshot even with writers and un-checkpointed WAL.",
-    "backup_db() {",
-    '  sqlite3 -bail "$DB_PATH" ".timeout 60000" ".backup \'$1\'"',
-    "}",
-    "",
-    "check_copy() {",
-    '  if [ ! -s "$1" ]; then echo "the copy is empty" >&2; return 1; fi',
-    "  result=$(sqlite3 -bail \"$1\" 'PRAGMA integrity_check;')",
-    '  if [ "$result" != ok ]; then printf \'integrity_check of the copy: %s\\n\' "$result" >&2; return 1; fi',
-    "}",
-    "",
-    "run \"check the database file $DB_PATH\" check_source",
-    "run \"check the backup directory $DIR\" check_dir",
-    "run \"create a temporary file in $DIR\" new_partial",
-    'copy=$partial',
-    'partials="$partials $copy-wal $copy-shm $copy-journal"',
-    "run \"create a temporary file in $DIR\" new_partial",
-    "run \"online backup of $DB_PATH (sqlite3 .backup)\" backup_db \"$copy\"",
-    "run 'PRAGMA integrity_check on the copy' check_copy \"$copy\"",
-    'run \'gzip the copy and test it\' compress "$copy" "$partial"',
-    ...finishDump(),
-  ]);
+  return shellScript("dump-sqlite/dump.sh", { ...dumpParameters(o.notify, dir, o.keepLast), DB_PATH: o.databasePath });
 }
 
 /**
  * Takes an RDB snapshot from a running Redis with `redis-cli --rdb` (the server forks as for a
  * replica; its user needs the SYNC permission), checks the RDB header and stores it gzip'd as
- * `<item>-<ts>.rdb.gz`. Restore: gunzip it as the `dbfilename` of a stopped redis-server.
+ * `<item>-<ts>.rdb.gz`. Restore: gunzip it as the `dbfilename` of a stopped redis-server. The
+ * script: methods/dump-redis/dump.sh.
  */
 export function redisDumpScript(o: { keepLast: number; dir: string; notify: Notify }): string {
   checkNotify(o.notify);
   checkKeepLast(o.keepLast);
   const dir = checkDir(o.dir, "dir");
-  return render([
-    ...header("RDB snapshot of a Redis server (redis-cli --rdb), gzip'd, to the backup directory", "redisDump"),
-    ...commonPart(o.notify, "Redis snapshot"),
-    ...dumpPart(dir, o.keepLast, "rdb.gz"),
-    "check_rdb() {",
-    '  if [ ! -s "$1" ]; then echo "the RDB file is empty" >&2; return 1; fi',
-    '  magic=$(head -c 5 "$1")',
-    '  if [ "$magic" != REDIS ]; then echo "the file redis-cli wrote is not an RDB snapshot" >&2; return 1; fi',
-    "}",
-    "",
-    "run 'check the environment' require_env REDIS_HOST",
-    "run \"check the backup directory $DIR\" check_dir",
-    "run \"create a temporary file in $DIR\" new_partial",
-    'rdb=$partial',
-    "run \"create a temporary file in $DIR\" new_partial",
-    'run "redis-cli --rdb from $REDIS_HOST:${REDIS_PORT:-6379}" redis-cli -h "$REDIS_HOST" -p "${REDIS_PORT:-6379}" --rdb "$rdb"',
-    "run 'check the RDB header' check_rdb \"$rdb\"",
-    'run \'gzip the snapshot and test it\' compress "$rdb" "$partial"',
-    ...finishDump(),
-  ]);
+  return shellScript("dump-redis/dump.sh", dumpParameters(o.notify, dir, o.keepLast));
+}
+
+/** The parameters of methods/dumps/job-common.sh and dump-common.sh, which every dump script includes. */
+function dumpParameters(notify: Notify, dir: string, keepLast: number): Record<string, string> {
+  return { APP: notify.app, ITEM: notify.item, NTFY_URL: notify.ntfyUrl ?? "", DIR: dir, KEEP_LAST: String(keepLast) };
 }
 
 /**
@@ -608,69 +516,6 @@ export function commonPart(notify: Notify, job: string, options: CommonPartOptio
 }
 
 export const STAMP_GLOB = "[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z";
-
-/** Backup directory, final name, temporary files, publishing and count-based pruning. */
-function dumpPart(dir: string, keepLast: number, ext: string): string[] {
-  const glob = `"$DIR/$ITEM"-${STAMP_GLOB}.${ext}`;
-  return [
-    `DIR=${shq(dir)}`,
-    `KEEP_LAST=${keepLast}`,
-    'stamp=$(date -u +%Y%m%dT%H%M%SZ)',
-    `final="$DIR/$ITEM-$stamp.${ext}"`,
-    "",
-    "check_dir() {",
-    '  if [ ! -d "$DIR" ]; then echo "backup directory $DIR does not exist (is the NAS share mounted?)" >&2; return 1; fi',
-    '  if [ ! -w "$DIR" ]; then echo "backup directory $DIR is not writable" >&2; return 1; fi',
-    "}",
-    "",
-    "# A hidden temporary file in the backup directory: the final rename stays on one file system.",
-    "new_partial() {",
-    '  partial=$(mktemp "$DIR/.$ITEM.partial.XXXXXX")',
-    '  partials="$partials $partial"',
-    "}",
-    "",
-    "publish() {",
-    '  chmod 640 "$1"',
-    '  mv -f -- "$1" "$final"',
-    "}",
-    "",
-    "# gzip a raw copy into the partial file, test it, drop the raw copy.",
-    "compress() {",
-    '  gzip -c "$1" >"$2"',
-    '  gzip -t "$2"',
-    '  rm -f -- "$1"',
-    "}",
-    "",
-    "# Deletes all but the newest KEEP_LAST files named <item>-<timestamp>.<ext> (oldest sort first).",
-    "prune() {",
-    "  count=0",
-    `  for f in ${glob}; do`,
-    '    if [ -f "$f" ]; then count=$((count + 1)); fi',
-    "  done",
-    "  excess=$((count - KEEP_LAST))",
-    `  for f in ${glob}; do`,
-    '    if [ "$excess" -le 0 ]; then break; fi',
-    '    if [ -f "$f" ]; then',
-    '      rm -f -- "$f"',
-    '      echo "removed $f"',
-    "      excess=$((excess - 1))",
-    "    fi",
-    "  done",
-    "  # Temporary files of this item that a killed run (SIGKILL, node loss) left behind a day ago.",
-    `  find "$DIR" -maxdepth 1 -type f -name ".$ITEM.partial.*" -mmin +1440 -print -exec rm -f {} +`,
-    "}",
-    "",
-  ];
-}
-
-function finishDump(): string[] {
-  return [
-    'run "store it as $final" publish "$partial"',
-    'run "keep the newest $KEEP_LAST dumps of $ITEM" prune',
-    'size=$(($(wc -c <"$final")))',
-    'summary="wrote ${final##*/} ($size bytes) to $DIR; keeping the newest $KEEP_LAST"',
-  ];
-}
 
 function sourceCheckPart(): string[] {
   return [
